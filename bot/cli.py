@@ -1,0 +1,213 @@
+"""The ``campusbot`` command."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from bot.config import ConfigError, Settings, load_settings
+
+
+def _settings(**overrides) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        click.echo(f"配置错误: {exc}", err=True)
+        sys.exit(2)
+
+
+def _check_specs() -> None:
+    from handlers.registry import SpecError, default_specs
+
+    try:
+        default_specs()
+    except SpecError as exc:
+        click.echo("工作流定义有误：\n" + str(exc), err=True)
+        sys.exit(2)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="详细日志")
+def main(verbose: bool) -> None:
+    """campusbot — 教务处 chat bot."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+def serve() -> None:
+    """Run in production: WeCom callback at /wecom/callback."""
+    settings = _settings()
+    try:
+        settings.require_wecom()
+    except ConfigError as exc:
+        click.echo(f"配置错误: {exc}", err=True)
+        sys.exit(2)
+    _check_specs()
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    web.run_app(create_app(settings, "serve"), host=settings.host, port=settings.port)
+
+
+@main.command()
+@click.option("--keep", is_flag=True, help="keep the existing demo database instead of starting fresh")
+def demo(keep: bool) -> None:
+    """Run the demo: a seeded fictional college and the local chat at http://HOST:PORT/."""
+    import os
+
+    overrides = {}
+    if not os.environ.get("CAMPUSBOT_DATABASE_URL"):
+        db_file = Path("data/demo.db")
+        if not keep:
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(db_file) + suffix).unlink(missing_ok=True)
+        overrides["database_url"] = f"sqlite+aiosqlite:///{db_file}"
+    settings = _settings(**overrides)
+    _check_specs()
+    from aiohttp import web
+
+    from bot.app import CORE, create_app
+    from bot.seed import seed_demo
+
+    app = create_app(settings, "demo")
+
+    async def seed(app: web.Application) -> None:
+        async with app[CORE].db.session() as s:
+            await seed_demo(s)
+
+    app.on_startup.append(seed)
+    click.echo(f"演示已启动：在浏览器打开 http://{settings.host}:{settings.port}/ 选择一位老师开始对话")
+    web.run_app(app, host=settings.host, port=settings.port, print=None)
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the Alembic migrations."""
+    from bot.db import upgrade_sync
+
+    settings = _settings()
+    upgrade_sync(settings.database_url)
+    click.echo("数据库已是最新结构。")
+
+
+@main.group()
+def directory() -> None:
+    """The school directory (通讯录)."""
+
+
+@directory.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+def directory_import(file: Path) -> None:
+    """Import people from .csv or .xlsx (columns userid,name,department,roles,classes)."""
+    from bot import directory as d
+    from bot.db import Database
+
+    settings = _settings()
+    if not file.exists():
+        click.echo(f"找不到文件：{file}", err=True)
+        sys.exit(1)
+    try:
+        rows = d.read_rows(file)
+    except d.DirectoryFileError as exc:
+        click.echo(f"无法导入：{exc}", err=True)
+        sys.exit(1)
+
+    def progress(n: int, total: int) -> None:
+        if n == total or n % 200 == 0:
+            click.echo(f"\r已处理 {n}/{total} 行", nl=n == total, err=True)
+
+    async def go():
+        database = Database(settings.database_url)
+        try:
+            await database.upgrade()
+            async with database.session() as s:
+                return await d.import_rows(s, rows, progress)
+        finally:
+            await database.dispose()
+
+    report = asyncio.run(go())
+    click.echo(f"新增 {report.added} 人，更新 {report.updated} 人，拒绝 {len(report.refused)} 行。")
+    for rowno, reason in report.refused:
+        click.echo(f"  第 {rowno} 行：{reason}")
+    sys.exit(0 if not report.refused else 1)
+
+
+@main.group()
+def handbook() -> None:
+    """The handbook 教学常规工作."""
+
+
+@handbook.command("import")
+@click.argument("file", type=click.Path(exists=True, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+def handbook_import(file: Path, out_dir: Path) -> None:
+    """Turn a handbook in this format into spec files."""
+    from handlers.importer import import_handbook
+
+    paths = import_handbook(file, out_dir)
+    click.echo(f"已生成 {len(paths)} 个工作流定义到 {out_dir}")
+
+
+@main.group()
+def workflows() -> None:
+    """The declared workflows."""
+
+
+@workflows.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def workflows_list(as_json: bool) -> None:
+    from handlers.catalog import workflows_json, workflows_table
+    from handlers.registry import SpecError, default_specs
+
+    try:
+        specs = default_specs()
+    except SpecError as exc:
+        click.echo("工作流定义有误：\n" + str(exc), err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(json.dumps(workflows_json(specs), ensure_ascii=False, indent=2))
+    else:
+        click.echo(workflows_table(specs))
+
+
+@main.group()
+def calendar() -> None:
+    """The academic calendar (校历)."""
+
+
+@calendar.command("check")
+@click.argument("file", required=False, type=click.Path(path_type=Path))
+def calendar_check(file: Path | None) -> None:
+    from bot.calendar import calendar_check_command
+
+    sys.exit(calendar_check_command(file))
+
+
+@calendar.command("windows")
+@click.option("--from", "date_from", required=False)
+@click.option("--to", "date_to", required=False)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--calendar", "path", required=False, type=click.Path(path_type=Path))
+def calendar_windows(date_from: str | None, date_to: str | None, as_json: bool, path: Path | None) -> None:
+    from bot.calendar import calendar_windows_command
+
+    try:
+        sys.exit(calendar_windows_command(date_from, date_to, as_json, path))
+    except ConfigError as exc:
+        click.echo(f"配置错误: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Settings from the environment (and an optional ``.env``): the public interface.
+
+A missing or invalid setting is reported as one line naming it; the CLI exits 2.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("data")
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CAMPUSBOT_", env_file=".env", extra="ignore")
+
+    database_url: str = f"sqlite+aiosqlite:///{DEFAULT_DATA_DIR}/campusbot.db"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str = ""
+    data_dir: Path = DEFAULT_DATA_DIR
+    secret_key: str = ""  # signs upload links; derived from the WeCom secret when empty
+
+    wecom_corp_id: str = ""
+    wecom_agent_id: str = ""
+    wecom_secret: str = ""
+    wecom_token: str = ""
+    wecom_aes_key: str = ""
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    wecom_max_skew: int = Field(default=300, ge=0)
+
+    calendar_file: Path | None = None  # the 校历; the demo's 2026-2027 one by default
+    work_hours: str = "08:30-17:30"  # reminders go out only inside these hours on working days
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("wecom_aes_key")
+    @classmethod
+    def _aes_key(cls, v: str) -> str:
+        if v and len(v) != 43:
+            raise ValueError("EncodingAESKey 应为 43 个字符")
+        return v
+
+    @field_validator("wecom_agent_id")
+    @classmethod
+    def _agent_id(cls, v: str) -> str:
+        if v and not v.isdigit():
+            raise ValueError("AgentId 应为数字")
+        return v
+
+    @field_validator("work_hours")
+    @classmethod
+    def _hours(cls, v: str) -> str:
+        try:
+            a, b = v.split("-")
+            for t in (a, b):
+                h, m = t.split(":")
+                assert 0 <= int(h) < 24 and 0 <= int(m) < 60
+        except Exception:
+            raise ValueError("应写成 08:30-17:30 的形式") from None
+        return v
+
+    @property
+    def wecom_configured(self) -> bool:
+        return all([self.wecom_corp_id, self.wecom_agent_id, self.wecom_secret, self.wecom_token, self.wecom_aes_key])
+
+    def require_wecom(self) -> None:
+        """``serve`` needs every WeCom setting; name the first one missing."""
+        for name in ("wecom_corp_id", "wecom_agent_id", "wecom_secret", "wecom_token", "wecom_aes_key"):
+            if not getattr(self, name):
+                raise ConfigError(f"CAMPUSBOT_{name.upper()} is not set (required by 'campusbot serve')")
+
+    @property
+    def signing_key(self) -> bytes:
+        return (self.secret_key or self.wecom_secret or "campusbot-demo-secret").encode()
+
+
+def load_settings(**overrides) -> Settings:
+    """Settings from the environment; raises ConfigError naming the bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = "CAMPUSBOT_" + str(err["loc"][0]).upper() if err["loc"] else "CAMPUSBOT_*"
+        raise ConfigError(f"{name}: {err['msg']}") from None

@@ -1,0 +1,168 @@
+"""The school's people: queries by role and 系部, and import from CSV/XLSX.
+
+Import upserts by userid and refuses a bad row with its row number and reason
+while keeping the good rows.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import GENERAL_DEPARTMENT, OFFICE_DEPARTMENT, ROLES, Person, SchoolClass
+
+COLUMNS = ("userid", "name", "department", "roles", "classes")
+
+
+async def people_with_role(s: AsyncSession, role: str, department: str | None = None) -> list[Person]:
+    q = select(Person).where(Person.roles_text.contains(role)).order_by(Person.userid)
+    if department is not None:
+        q = q.where(Person.department == department)
+    return [p for p in (await s.execute(q)).scalars() if role in p.roles]
+
+
+async def teaching_departments(s: AsyncSession) -> list[str]:
+    """The 系部 a 系部 step fans out to: every department but 教务处 and 通识教育部."""
+    names = (await s.execute(select(Person.department).distinct())).scalars().all()
+    return sorted(d for d in names if d and d not in (OFFICE_DEPARTMENT, GENERAL_DEPARTMENT))
+
+
+async def class_department(s: AsyncSession, class_name: str) -> str | None:
+    row = await s.get(SchoolClass, class_name)
+    return row.department if row else None
+
+
+async def find_person(s: AsyncSession, words: str) -> Person | None:
+    """By userid, or by name when the name is unique."""
+    words = words.strip()
+    if not words:
+        return None
+    p = await s.get(Person, words)
+    if p:
+        return p
+    found = (await s.execute(select(Person).where(Person.name == words))).scalars().all()
+    return found[0] if len(found) == 1 else None
+
+
+async def names(s: AsyncSession, userids: Iterable[str]) -> dict[str, str]:
+    ids = list(set(userids))
+    if not ids:
+        return {}
+    rows = (await s.execute(select(Person.userid, Person.name).where(Person.userid.in_(ids)))).all()
+    return {u: n for u, n in rows}
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    updated: int = 0
+    refused: list[tuple[int, str]] = field(default_factory=list)  # (row number, reason)
+
+
+class DirectoryFileError(Exception):
+    """The file itself cannot be read (wrong type, missing columns)."""
+
+
+def read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """Rows with their spreadsheet row numbers (the header is row 1)."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        raw = path.read_bytes()
+        for enc in ("utf-8-sig", "gb18030"):
+            try:
+                text = raw.decode(enc)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise DirectoryFileError("无法识别文件编码，请另存为 UTF-8 的 CSV")
+        table = list(csv.reader(io.StringIO(text)))
+    elif suffix == ".xlsx":
+        from openpyxl import load_workbook
+
+        try:
+            wb = load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:
+            raise DirectoryFileError(f"无法打开 xlsx 文件：{exc}") from None
+        ws = wb.active
+        table = [["" if c is None else str(c) for c in row] for row in ws.iter_rows(values_only=True)]
+        wb.close()
+    else:
+        raise DirectoryFileError(f"只支持 .csv 或 .xlsx 文件，收到的是 {path.suffix or '无扩展名'}")
+    if not table:
+        raise DirectoryFileError("文件是空的")
+    header = [h.strip().lower() for h in table[0]]
+    missing = [c for c in COLUMNS[:4] if c not in header]
+    if missing:
+        raise DirectoryFileError(f"缺少列：{', '.join(missing)}（需要 {','.join(COLUMNS)}）")
+    out = []
+    for i, row in enumerate(table[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        out.append((i, {h: (row[j].strip() if j < len(row) else "") for j, h in enumerate(header)}))
+    return out
+
+
+def _validate(row: dict[str, str]) -> str | None:
+    if not row.get("userid"):
+        return "userid 为空"
+    if not row.get("name"):
+        return "name 为空"
+    if not row.get("department"):
+        return "department 为空"
+    roles = [r.strip() for r in row.get("roles", "").split(";") if r.strip()]
+    if not roles:
+        return "roles 为空"
+    bad = [r for r in roles if r not in ROLES]
+    if bad:
+        return f"未知角色：{'、'.join(bad)}（可用：{'、'.join(ROLES)}）"
+    if row.get("classes", "").strip() and "辅导员" not in roles:
+        return "只有辅导员可以填写 classes"
+    return None
+
+
+async def import_rows(s: AsyncSession, rows: list[tuple[int, dict[str, str]]],
+                      progress: Callable[[int, int], None] | None = None) -> ImportReport:
+    report = ImportReport()
+    seen: dict[str, int] = {}
+    class_owner: dict[str, tuple[int, str]] = {}
+    for n, (rowno, row) in enumerate(rows, start=1):
+        if progress:
+            progress(n, len(rows))
+        reason = _validate(row)
+        if reason is None and row["userid"] in seen:
+            reason = f"userid {row['userid']} 与第 {seen[row['userid']]} 行重复"
+        classes = [c.strip() for c in row.get("classes", "").split(";") if c.strip()]
+        if reason is None:
+            for c in classes:
+                if c in class_owner and class_owner[c][1] != row["userid"]:
+                    reason = f"班级 {c} 已由第 {class_owner[c][0]} 行的辅导员负责"
+                    break
+        if reason:
+            report.refused.append((rowno, reason))
+            continue
+        seen[row["userid"]] = rowno
+        for c in classes:
+            class_owner[c] = (rowno, row["userid"])
+        roles = ";".join(r.strip() for r in row["roles"].split(";") if r.strip())
+        person = await s.get(Person, row["userid"])
+        if person is None:
+            s.add(Person(userid=row["userid"], name=row["name"], department=row["department"],
+                         roles_text=roles, classes_text=";".join(classes)))
+            report.added += 1
+        else:
+            person.name, person.department = row["name"], row["department"]
+            person.roles_text, person.classes_text = roles, ";".join(classes)
+            report.updated += 1
+        await s.execute(delete(SchoolClass).where(SchoolClass.counselor_userid == row["userid"]))
+        await s.flush()
+        for c in classes:
+            await s.execute(delete(SchoolClass).where(SchoolClass.name == c))
+            s.add(SchoolClass(name=c, department=row["department"], counselor_userid=row["userid"]))
+        await s.flush()
+    return report

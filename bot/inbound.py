@@ -1,0 +1,164 @@
+"""Inbound updates: stored on arrival, processed one at a time per user.
+
+The callback stores the update (deduplicated by its key) and answers at once.
+Workers then take each user's pending updates in order under a lease row, so
+two processes never work on one person at the same time, while different
+people are served concurrently (aiogram's per-user FSM lock, made durable).
+The handler's effects, its outbox rows and the 'done' mark commit together:
+a crash means the update is processed again, never half.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Callable
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.events import Event
+from models import Inbound, UserLease, utcnow
+
+if TYPE_CHECKING:
+    from bot.core import BotCore
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 3
+
+
+async def store(core: "BotCore", event: Event) -> bool:
+    """Keep the update; False when it was seen before (a platform retry)."""
+    try:
+        async with core.db.session() as s:
+            s.add(Inbound(dedup_key=event.dedup_key, userid=event.userid, payload=event.to_json()))
+    except IntegrityError:
+        return False
+    return True
+
+
+class InboundWorker:
+    def __init__(self, core: "BotCore", clock: Callable[[], datetime] = utcnow):
+        self.core = core
+        self.clock = clock
+        self.holder = uuid.uuid4().hex[:12]
+        self.wakeup = asyncio.Event()
+        self.active: dict[str, asyncio.Task] = {}
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="inbound-worker")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        for t in list(self.active.values()):
+            t.cancel()
+        await asyncio.gather(*self.active.values(), return_exceptions=True)
+        self.active.clear()
+
+    def poke(self) -> None:
+        self.wakeup.set()
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.schedule_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("inbound scheduling failed")
+            self.wakeup.clear()
+            try:
+                await asyncio.wait_for(self.wakeup.wait(), timeout=1.0)
+            except asyncio.TimeoutError:
+                pass
+
+    async def schedule_pending(self) -> None:
+        async with self.core.db.session() as s:
+            users = (await s.execute(
+                select(Inbound.userid).where(Inbound.status == "pending").distinct()
+            )).scalars().all()
+        for userid in users:
+            if userid in self.active:
+                continue
+            task = asyncio.create_task(self._serve_user(userid), name=f"user-{userid}")
+            self.active[userid] = task
+            task.add_done_callback(lambda _t, u=userid: self.active.pop(u, None))
+
+    async def run_until_idle(self) -> None:
+        """Tests: process everything pending now, including what processing adds."""
+        for _ in range(1000):
+            await self.schedule_pending()
+            if not self.active:
+                return
+            await asyncio.gather(*list(self.active.values()), return_exceptions=True)
+
+    async def _acquire(self, userid: str) -> bool:
+        now = self.clock()
+        async with self.core.db.session() as s:
+            res = await s.execute(
+                update(UserLease)
+                .where(UserLease.userid == userid,
+                       (UserLease.holder == self.holder) | (UserLease.expires_at < now))
+                .values(holder=self.holder, expires_at=now + LEASE)
+            )
+            if res.rowcount == 1:
+                return True
+        try:
+            async with self.core.db.session() as s:
+                s.add(UserLease(userid=userid, holder=self.holder, expires_at=now + LEASE))
+            return True
+        except IntegrityError:
+            return False
+
+    async def _release(self, userid: str) -> None:
+        async with self.core.db.session() as s:
+            await s.execute(
+                update(UserLease).where(UserLease.userid == userid, UserLease.holder == self.holder)
+                .values(expires_at=self.clock() - timedelta(seconds=1))
+            )
+
+    async def _serve_user(self, userid: str) -> None:
+        if not await self._acquire(userid):
+            return  # another process has this person; it will drain their queue
+        try:
+            while True:
+                async with self.core.db.session() as s:
+                    row = (await s.execute(
+                        select(Inbound).where(Inbound.userid == userid, Inbound.status == "pending")
+                        .order_by(Inbound.id).limit(1)
+                    )).scalar_one_or_none()
+                if row is None:
+                    return
+                await self._process(row.id)
+                await self._acquire(userid)  # renew
+        finally:
+            await self._release(userid)
+
+    async def _process(self, inbound_id: int) -> None:
+        try:
+            async with self.core.db.session() as s:
+                row = await s.get(Inbound, inbound_id)
+                if row is None or row.status != "pending":
+                    return
+                await self.core.handle(s, Event.from_json(row.payload))
+                row.status = "done"
+                row.processed_at = self.clock()
+        except Exception as exc:
+            log.exception("processing inbound %s failed", inbound_id)
+            async with self.core.db.session() as s:
+                row = await s.get(Inbound, inbound_id)
+                row.attempts += 1
+                row.error = f"{type(exc).__name__}: {exc}"[:2000]
+                if row.attempts >= MAX_ATTEMPTS:
+                    row.status = "failed"
+                    await self.core.report_failure(s, Event.from_json(row.payload))
+        self.core.after_commit()

@@ -1,0 +1,51 @@
+"""Signed, expiring links for pages opened from a card (upload, record).
+
+WeCom delivers no files sent to an app, so uploads go through a page; the link
+itself is the credential, so it names the person and expires.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from urllib.parse import urlencode
+
+from bot.config import Settings
+
+UPLOAD_TTL = 7 * 24 * 3600
+RECORD_TTL = 180 * 24 * 3600
+
+
+def _sign(settings: Settings, *parts: object) -> str:
+    msg = "|".join(str(p) for p in parts).encode()
+    return hmac.new(settings.signing_key, msg, hashlib.sha256).hexdigest()[:32]
+
+
+def _base(settings: Settings) -> str:
+    return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+
+
+def signed_task_link(settings: Settings, kind: str, task_id: int, userid: str, now: float | None = None) -> str:
+    exp = int((now or time.time()) + UPLOAD_TTL)
+    sig = _sign(settings, kind, task_id, userid, exp)
+    return f"{_base(settings)}/{kind}/{task_id}?" + urlencode({"u": userid, "exp": exp, "sig": sig})
+
+
+def signed_run_link(settings: Settings, kind: str, run_id: int, now: float | None = None) -> str:
+    exp = int((now or time.time()) + RECORD_TTL)
+    sig = _sign(settings, kind, run_id, "", exp)
+    return f"{_base(settings)}/{kind}/{run_id}?" + urlencode({"exp": exp, "sig": sig})
+
+
+def verify(settings: Settings, kind: str, obj_id: int, userid: str, exp: str, sig: str,
+           now: float | None = None) -> str | None:
+    """None when valid; otherwise why not (shown to the person)."""
+    try:
+        exp_i = int(exp)
+    except (TypeError, ValueError):
+        return "链接不完整"
+    if not hmac.compare_digest(_sign(settings, kind, obj_id, userid, exp_i), sig or ""):
+        return "链接无效"
+    if exp_i < (now or time.time()):
+        return "链接已过期"
+    return None

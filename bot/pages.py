@@ -1,0 +1,151 @@
+"""Pages opened from cards: the upload page (WeCom delivers no files to an app)
+and the printable 调停课记录表 with its xlsx. Links are signed and expire."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy import select
+
+from bot.core import BotCore
+from bot.links import verify
+from handlers.data.adjust_record import record_rows
+from handlers.files import MAX_BYTES, accept_file, allowed_extensions
+from models import Person, Run, StoredFile, Task
+
+
+def setup_routes(app: web.Application, core: BotCore) -> None:
+    async def upload_form(request: web.Request) -> web.Response:
+        found = await _task_from_link(request, core)
+        if isinstance(found, web.Response):
+            return found
+        task, run, person = found
+        return await _render_upload(core, task, run, person, request.query_string)
+
+    async def upload_post(request: web.Request) -> web.Response:
+        found = await _task_from_link(request, core)
+        if isinstance(found, web.Response):
+            return found
+        task, run, person = found
+        try:
+            reader = await request.multipart()
+        except Exception:
+            return await _render_upload(core, task, run, person, request.query_string, problems=["请选择一个文件再提交"])
+        part = await reader.next()
+        while part is not None and part.name != "file":
+            part = await reader.next()
+        if part is None or not part.filename:
+            return await _render_upload(core, task, run, person, request.query_string, problems=["请选择一个文件再提交"])
+        name = Path(part.filename).name
+        folder = Path(core.settings.data_dir) / "files" / "uploads" / str(run.id)
+        folder.mkdir(parents=True, exist_ok=True)
+        dest = folder / f"{uuid.uuid4().hex[:8]}_{name}"
+        size = 0
+        too_big = False
+        with dest.open("wb") as fh:
+            while chunk := await part.read_chunk(1 << 16):
+                size += len(chunk)
+                if size > MAX_BYTES:
+                    too_big = True
+                    break
+                fh.write(chunk)
+        async with core.db.session() as s:
+            task = await s.get(Task, task.id)
+            run = await s.get(Run, run.id)
+            if task.status != "open" or run.status != "open":
+                outcome = None
+            else:
+                outcome = await accept_file(core.engine, s, task, run, person, str(dest), name,
+                                            size if not too_big else MAX_BYTES + 1,
+                                            part.headers.get("Content-Type", ""))
+                if outcome.accepted:
+                    step = core.engine.steps(run)[task.step_index]
+                    msg = core.renderer.text_message("upload/result.j2", outcome=outcome, step=step, run=run, url="")
+                    from bot import outbox
+
+                    await outbox.enqueue(s, core.default_platform, [person.userid], msg)
+        core.after_commit()
+        if outcome is None:
+            return web.Response(text=core.renderer.page("pages/message.html", title="无需上传",
+                                                        text="这项任务已经办结或已撤回，无需再上传。"),
+                                content_type="text/html")
+        return await _render_upload(core, task, run, person, request.query_string,
+                                    problems=outcome.problems, accepted=outcome.accepted)
+
+    async def record_page(request: web.Request) -> web.Response:
+        run = await _run_from_link(request, core)
+        if isinstance(run, web.Response):
+            return run
+        async with core.db.session() as s:
+            approvals = await core.engine.approvals(s, run)
+        return web.Response(text=core.renderer.page("pages/record.html", run=run, rows=record_rows(run, approvals),
+                                                    xlsx_url=f"/record/{run.id}.xlsx?{request.query_string}"),
+                            content_type="text/html")
+
+    async def record_xlsx(request: web.Request) -> web.StreamResponse:
+        run = await _run_from_link(request, core, kind_id=request.match_info["run_id"])
+        if isinstance(run, web.Response):
+            return run
+        async with core.db.session() as s:
+            f = (await s.execute(select(StoredFile).where(StoredFile.run_id == run.id, StoredFile.userid == "system")
+                                 .order_by(StoredFile.id.desc()).limit(1))).scalar_one_or_none()
+        if f is None or not Path(f.path).exists():
+            return _message(core, "记录表尚未生成", "审批完成、教务处调整课表后才会生成记录表。", 404)
+        return web.FileResponse(f.path, headers={"Content-Disposition": f'attachment; filename="{run.record_no}.xlsx"'})
+
+    app.router.add_get("/upload/{task_id}", upload_form)
+    app.router.add_post("/upload/{task_id}", upload_post)
+    app.router.add_get("/record/{run_id}.xlsx", record_xlsx)
+    app.router.add_get("/record/{run_id}", record_page)
+
+
+def _message(core: BotCore, title: str, text: str, status: int) -> web.Response:
+    return web.Response(text=core.renderer.page("pages/message.html", title=title, text=text),
+                        content_type="text/html", status=status)
+
+
+async def _task_from_link(request: web.Request, core: BotCore):
+    raw = request.match_info["task_id"]
+    if not raw.isdigit():
+        return _message(core, "链接无效", "链接不完整，请从卡片重新打开。", 400)
+    q = request.query
+    why = verify(core.settings, "upload", int(raw), q.get("u", ""), q.get("exp", ""), q.get("sig", ""))
+    if why:
+        return _message(core, why, "请回到企业微信，从任务卡片重新打开上传页面。", 403)
+    async with core.db.session() as s:
+        task = await s.get(Task, int(raw))
+        run = await s.get(Run, task.run_id) if task else None
+        person = await s.get(Person, q.get("u", ""))
+    if task is None or run is None or person is None or task.assignee != person.userid:
+        return _message(core, "无需上传", "这项任务已转派他人或不存在。", 404)
+    return task, run, person
+
+
+async def _run_from_link(request: web.Request, core: BotCore, kind_id: str | None = None):
+    raw = kind_id or request.match_info["run_id"]
+    if not raw.isdigit():
+        return _message(core, "链接无效", "链接不完整。", 400)
+    q = request.query
+    why = verify(core.settings, "record", int(raw), "", q.get("exp", ""), q.get("sig", ""))
+    if why:
+        return _message(core, why, "请从消息中重新打开记录表。", 403)
+    async with core.db.session() as s:
+        run = await s.get(Run, int(raw))
+    if run is None:
+        return _message(core, "没有这条记录", "记录不存在。", 404)
+    return run
+
+
+async def _render_upload(core: BotCore, task: Task, run: Run, person: Person, query: str,
+                         problems: list[str] | None = None, accepted: bool = False) -> web.Response:
+    async with core.db.session() as s:
+        files = (await s.execute(select(StoredFile).where(StoredFile.run_id == run.id, StoredFile.step_id == task.step_id,
+                                                          StoredFile.department == task.department)
+                                 .order_by(StoredFile.id.desc()))).scalars().all()
+    step = core.engine.steps(run)[task.step_index]
+    html = core.renderer.page("pages/upload.html", run=run, task=task, step=step, person=person, files=files,
+                              problems=problems or [], accepted=accepted, action=f"/upload/{task.id}?{query}",
+                              accept=",".join(sorted(allowed_extensions(step.accept))),
+                              max_mb=MAX_BYTES // (1024 * 1024))
+    return web.Response(text=html, content_type="text/html", status=200 if not problems else 422)

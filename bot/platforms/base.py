@@ -1,0 +1,36 @@
+"""What the outbox needs from a platform: send one message to a batch of users."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.outbound import OutboundMessage
+
+
+class TransientSendError(Exception):
+    """Worth retrying later (rate limit, 5xx, network)."""
+
+
+class PermanentSendError(Exception):
+    """Retrying will not help (bad request, no valid recipient)."""
+
+
+@dataclass
+class SendResult:
+    invalid_users: list[str] = field(default_factory=list)
+
+
+class PlatformSender(Protocol):
+    name: str
+    max_batch: int  # recipients per call (WeCom: 1000)
+
+    async def send(self, userids: list[str], message: OutboundMessage, *, dedup: bool, ref: str = "") -> SendResult:
+        """Send ``message`` to ``userids``.
+
+        ``dedup`` is True when this batch may already have been sent before a crash:
+        the platform should ask its server to drop an identical message (WeCom's
+        enable_duplicate_check) so nobody is messaged twice.
+        ``ref`` identifies the outbox row, for platforms that store messages themselves.
+        Raises TransientSendError or PermanentSendError.
+        """
+        ...

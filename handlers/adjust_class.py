@@ -1,0 +1,192 @@
+"""1.4 调停课: the teacher's application form (the paper 调停课申请表).
+
+The approvals, the 教务处 task and the notice to the 教学秘书 are all in
+``handlers/specs/1.4.yaml``; this module only asks the questions.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from bot import directory
+from bot.context import Context
+from bot.engine import EngineError
+from handlers.forms import Form, Invalid, Question, register_form
+from models import SchoolClass
+from sqlalchemy import select
+
+TYPES = ("调课", "停课", "代课")
+CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_DATE = re.compile(r"(?:(\d{4})\s*[-/.年]\s*)?(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+_PERIODS = re.compile(r"第?\s*(\d{1,2})\s*(?:[-~至到、,，]\s*(\d{1,2}))?\s*节")
+MAX_PERIOD = 12
+
+
+def _today(ctx: Context) -> date:
+    return (ctx.core.clock() + timedelta(hours=8)).date()
+
+
+def parse_slot(text: str, today: date) -> dict:
+    """'2026-12-01 第3-4节' / '12月1日3、4节' → {date, first, last}; raises Invalid."""
+    m = _DATE.search(text)
+    if not m:
+        raise Invalid("slot_format")
+    year, month, day = m.group(1), int(m.group(2)), int(m.group(3))
+    try:
+        if year:
+            d = date(int(year), month, day)
+        else:  # no year: the nearest such date to today
+            candidates = []
+            for y in (today.year - 1, today.year, today.year + 1):
+                try:
+                    candidates.append(date(y, month, day))
+                except ValueError:
+                    pass
+            if not candidates:
+                raise ValueError
+            d = min(candidates, key=lambda c: abs((c - today).days))
+    except ValueError:
+        raise Invalid("bad_date") from None
+    p = _PERIODS.search(text[m.end():]) or _PERIODS.search(text)
+    if not p:
+        raise Invalid("slot_periods")
+    first, last = int(p.group(1)), int(p.group(2) or p.group(1))
+    if not (1 <= first <= last <= MAX_PERIOD):
+        raise Invalid("bad_periods", max=MAX_PERIOD)
+    if d < today - timedelta(days=30):
+        raise Invalid("too_old", date=d.isoformat())
+    if d > today + timedelta(days=180):
+        raise Invalid("too_far", date=d.isoformat())
+    return {"date": d.isoformat(), "first": first, "last": last}
+
+
+def slot_text(slot: dict) -> str:
+    periods = f"第{slot['first']}节" if slot["first"] == slot["last"] else f"第{slot['first']}-{slot['last']}节"
+    return f"{slot['date']} {periods}"
+
+
+async def _type(ctx: Context, text: str, answers: dict) -> str:
+    t = text.strip()
+    if t in ("1", "2", "3"):
+        t = TYPES[int(t) - 1]
+    if t not in TYPES:
+        raise Invalid("type")
+    return t
+
+
+async def _nonempty(ctx: Context, text: str, answers: dict, limit: int = 60) -> str:
+    t = text.strip()
+    if not t:
+        raise Invalid("empty")
+    if len(t) > limit:
+        raise Invalid("too_long", limit=limit)
+    return t
+
+
+async def _course(ctx, text, answers):
+    return await _nonempty(ctx, text, answers, 40)
+
+
+async def _place(ctx, text, answers):
+    return await _nonempty(ctx, text, answers, 40)
+
+
+async def _class(ctx: Context, text: str, answers: dict) -> str:
+    name = text.strip()
+    if not name:
+        raise Invalid("empty")
+    if await directory.class_department(ctx.session, name) is None:
+        known = (await ctx.session.execute(select(SchoolClass.name).order_by(SchoolClass.name))).scalars().all()
+        close = [k for k in known if name in k or k in name][:8] or known[:8]
+        raise Invalid("class_unknown", name=name, known=close)
+    return name
+
+
+async def _original(ctx: Context, text: str, answers: dict) -> dict:
+    return parse_slot(text, _today(ctx))
+
+
+async def _new_slot(ctx: Context, text: str, answers: dict) -> dict:
+    slot = parse_slot(text, _today(ctx))
+    if slot == answers.get("original"):
+        raise Invalid("same_slot")
+    return slot
+
+
+async def _new_place(ctx: Context, text: str, answers: dict) -> str:
+    t = text.strip()
+    if t in ("不变", "同原地点", "原地点"):
+        return answers.get("original_place", "")
+    return await _nonempty(ctx, t, answers, 40)
+
+
+async def _substitute(ctx: Context, text: str, answers: dict) -> dict:
+    p = await directory.find_person(ctx.session, text)
+    if p is None:
+        raise Invalid("teacher_unknown", name=text.strip())
+    if p.userid == ctx.userid:
+        raise Invalid("teacher_self")
+    if not p.has_role("任课教师"):
+        raise Invalid("not_teacher", name=p.name)
+    return {"userid": p.userid, "name": p.name, "department": p.department}
+
+
+async def _reason(ctx: Context, text: str, answers: dict) -> str:
+    t = text.strip()
+    if len(t) < 2:
+        raise Invalid("reason_short")
+    return await _nonempty(ctx, t, answers, 200)
+
+
+def display(a: dict) -> list[tuple[str, str]]:
+    rows = [("类型", a.get("type", "")), ("课程", a.get("course", "")), ("班级", a.get("class_name", ""))]
+    if "original" in a:
+        rows.append(("原上课时间", slot_text(a["original"])))
+    rows.append(("原地点", a.get("original_place", "")))
+    if a.get("type") == "调课":
+        rows.append(("调整后时间", slot_text(a["new_slot"]) if "new_slot" in a else ""))
+        rows.append(("调整后地点", a.get("new_place", "")))
+    if a.get("type") == "代课":
+        sub = a.get("substitute") or {}
+        rows.append(("代课教师", f"{sub.get('name', '')}（{sub.get('department', '')}）" if sub else ""))
+    rows.append(("原因", a.get("reason", "")))
+    return rows
+
+
+async def finish(ctx: Context, answers: dict) -> None:
+    spec = ctx.core.specs["1.4"]
+    dept = await directory.class_department(ctx.session, answers["class_name"]) or ""
+    summary = [[k, v] for k, v in display(answers)]
+    try:
+        run = await ctx.core.engine.start_run(
+            ctx.session, spec, ctx.person,
+            data={"form": answers, "summary": summary, "subject_department": dept},
+            title=f"{answers['type']}申请：{answers['course']}（{answers['class_name']}）",
+        )
+    except EngineError as exc:
+        await ctx.reply(exc.template, **exc.values)
+        return
+    await ctx.reply("adjust/submitted.j2", run=run, summary=summary)
+
+
+FORM = register_form(Form(
+    name="adjust_class",
+    questions=[
+        Question("type", "类型", _type),
+        Question("course", "课程", _course),
+        Question("class_name", "班级", _class),
+        Question("original", "原上课时间", _original),
+        Question("original_place", "原地点", _place),
+        Question("new_slot", "调整后时间", _new_slot, when=lambda a: a.get("type") == "调课"),
+        Question("new_place", "调整后地点", _new_place, when=lambda a: a.get("type") == "调课"),
+        Question("substitute", "代课教师", _substitute, when=lambda a: a.get("type") == "代课"),
+        Question("reason", "原因", _reason),
+    ],
+    finish=finish,
+    display=display,
+))
+
+
+def initial_answers(word: str) -> dict:
+    """调课 / 停课 / 代课 already say the type; 调停课 asks."""
+    return {"type": word} if word in TYPES else {}

@@ -1,0 +1,56 @@
+"""Python for the steps that carry real data, looked up by the ``handler`` name in a spec.
+
+Everything else about a step is in its spec file; a hook only adds what a
+button cannot: producing a record, checking a spreadsheet, merging uploads.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.spec import Step
+from models import Run, StoredFile, Task
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
+
+
+class StepHook:
+    """Override what a step needs; the defaults do nothing."""
+
+    async def on_activate(self, engine: "Engine", s: AsyncSession, run: Run, step: Step, tasks: list[Task]) -> None:
+        return None
+
+    async def on_complete(self, engine: "Engine", s: AsyncSession, run: Run, step: Step) -> None:
+        return None
+
+    def check_upload(self, step: Step, stored: StoredFile, path: str) -> list[str]:
+        """Problems with an uploaded file, each a sentence a secretary can act on."""
+        return []
+
+
+_HOOKS: dict[str, StepHook] = {}
+
+
+def register(name: str):
+    def deco(cls: type[StepHook]) -> type[StepHook]:
+        _HOOKS[name] = cls()
+        return cls
+    return deco
+
+
+def step_handler(name: str | None) -> StepHook | None:
+    if not name:
+        return None
+    _load()
+    return _HOOKS.get(name)
+
+
+def known_handlers() -> set[str]:
+    _load()
+    return set(_HOOKS)
+
+
+def _load() -> None:
+    from handlers.data import adjust_record, spreadsheets  # noqa: F401  (registration)

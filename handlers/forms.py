@@ -1,0 +1,135 @@
+"""Multi-question forms in chat: one question at a time, validated, with a
+summary to confirm and a way to correct any answer. State lives in the
+conversation row, so a restart mid-form resumes at the same question.
+
+A form's prompts and errors are macros in ``messages/forms/<name>.j2``:
+``ask_<key>``, ``err_<code>``, ``summary`` and ``confirm_help``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from bot.context import Context
+from bot.router import router
+
+
+class Invalid(Exception):
+    """An answer was not accepted; ``code`` names the err_ macro that explains why."""
+
+    def __init__(self, code: str, **values):
+        super().__init__(code)
+        self.code = code
+        self.values = values
+
+
+Parser = Callable[[Context, str, dict], Awaitable[Any]]
+
+
+@dataclass
+class Question:
+    key: str
+    label: str  # shown in the summary and accepted after 修改
+    parse: Parser
+    when: Callable[[dict], bool] = lambda answers: True
+
+
+@dataclass
+class Form:
+    name: str
+    questions: list[Question]
+    finish: Callable[[Context, dict], Awaitable[None]]
+    display: Callable[[dict], list[tuple[str, str]]] = field(default=lambda a: [])
+
+    @property
+    def template(self) -> str:
+        return f"forms/{self.name}.j2"
+
+    def pending(self, answers: dict) -> Question | None:
+        for q in self.questions:
+            if q.when(answers) and q.key not in answers:
+                return q
+        return None
+
+    def active(self, answers: dict) -> list[Question]:
+        return [q for q in self.questions if q.when(answers)]
+
+
+FORMS: dict[str, Form] = {}
+CONFIRM_WORDS = {"确认", "提交", "确定", "是"}
+
+
+def register_form(form: Form) -> Form:
+    FORMS[form.name] = form
+    return form
+
+
+async def start_form(ctx: Context, name: str, answers: dict | None = None) -> None:
+    form = FORMS[name]
+    answers = dict(answers or {})
+    await ctx.begin("form", "ask", {"form": name, "answers": answers, "editing": None})
+    await ask_next(ctx, form, answers)
+
+
+async def ask_next(ctx: Context, form: Form, answers: dict, editing: str | None = None) -> None:
+    q = next((x for x in form.questions if x.key == editing), None) if editing else form.pending(answers)
+    if q is not None:
+        await ctx.set_state("ask", {"form": form.name, "answers": answers, "editing": editing, "key": q.key})
+        await ctx.reply_text(ctx.render.macro(form.template, f"ask_{q.key}", answers=answers,
+                                              person=ctx.person, editing=bool(editing)))
+        return
+    await ctx.set_state("confirm", {"form": form.name, "answers": answers, "editing": None})
+    await ctx.reply_text(ctx.render.macro(form.template, "summary", rows=form.display(answers),
+                                          answers=answers, person=ctx.person))
+
+
+@router.conversation("form")
+async def on_form_message(ctx: Context) -> None:
+    conv = ctx.conversation
+    data = dict(conv.data)
+    form = FORMS[data["form"]]
+    answers = dict(data.get("answers", {}))
+    if ctx.event.kind != "text":
+        await ctx.reply_text(ctx.render.macro(form.template, "err_text_only", person=ctx.person))
+        return
+    text = ctx.text
+    if conv.state == "confirm":
+        if text in CONFIRM_WORDS:
+            await ctx.end()
+            await form.finish(ctx, answers)
+            return
+        if text.startswith("修改"):
+            target = text[2:].strip()
+            active = form.active(answers)
+            q = None
+            if target.isdigit() and 1 <= int(target) <= len(active):
+                q = active[int(target) - 1]
+            else:
+                q = next((x for x in active if x.label == target or x.key == target), None)
+            if q is None:
+                await ctx.reply_text(ctx.render.macro(form.template, "confirm_help", rows=form.display(answers),
+                                                      bad_target=target or "?"))
+                return
+            await ask_next(ctx, form, answers, editing=q.key)
+            return
+        await ctx.reply_text(ctx.render.macro(form.template, "confirm_help", rows=form.display(answers), bad_target=""))
+        return
+    key = data.get("key")
+    q = next((x for x in form.questions if x.key == key), None)
+    if q is None:  # the form changed under a saved conversation: ask again from where it is
+        await ask_next(ctx, form, answers)
+        return
+    try:
+        value = await q.parse(ctx, text, answers)
+    except Invalid as bad:
+        await ctx.reply_text(ctx.render.macro(form.template, f"err_{bad.code}", text=text, **bad.values))
+        return
+    answers[key] = value
+    # A changed answer may make later questions (in)applicable: drop answers that no longer apply.
+    answers = {k: v for k, v in answers.items() if any(x.key == k for x in form.active(answers))}
+    editing = data.get("editing")
+    if editing:
+        nxt = form.pending(answers)
+        await ask_next(ctx, form, answers, editing=nxt.key if nxt else None)
+    else:
+        await ask_next(ctx, form, answers)

@@ -1,0 +1,224 @@
+"""通知: 教务处 staff broadcast a notice to roles and/or 系部; recipients tap
+确认收到; the sender asks 进度 and 催办. Stored as a run with code "notice"
+and one confirm task per recipient, so it shares the task rows and audit."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from bot import directory
+from bot.context import Context
+from bot.router import router
+from models import ROLES, Person, Run, Task
+
+NOTICE = "notice"
+ALL_WORDS = {"全体", "所有人", "全校", "全部"}
+_SPLIT = re.compile(r"[、，,；;\s]+")
+_DEADLINE = re.compile(r"^(?:(\d{4})[-/.年])?(\d{1,2})[-/.月](\d{1,2})日?(?:\s*(\d{1,2})[:：](\d{2}))?$")
+
+
+async def resolve_audience(s, words: str) -> tuple[list[Person], list[str]]:
+    """'所有教学秘书、机电系辅导员' → people; also the tokens not understood."""
+    people = (await s.execute(select(Person).order_by(Person.department, Person.userid))).scalars().all()
+    departments = sorted({p.department for p in people}, key=len, reverse=True)
+    chosen: dict[str, Person] = {}
+    unknown: list[str] = []
+    for token in [t for t in _SPLIT.split(words.strip()) if t]:
+        t = token
+        for prefix in ("所有", "全体", "各系部", "各系", "全部"):
+            if t.startswith(prefix) and t != prefix:
+                t = t[len(prefix):]
+        if token in ALL_WORDS:
+            chosen.update({p.userid: p for p in people})
+            continue
+        dept = next((d for d in departments if t.startswith(d)), None)
+        rest = t[len(dept):] if dept else t
+        role = None
+        if rest:
+            role = next((r for r in ROLES if rest in (r, r + "们") or rest == r.replace("教务处", "教务处人员")), None)
+            if role is None and rest in ("教师", "老师"):
+                role = "任课教师"
+            if role is None:
+                unknown.append(token)
+                continue
+        if dept is None and role is None:
+            unknown.append(token)
+            continue
+        for p in people:
+            if (dept is None or p.department == dept) and (role is None or role in p.roles):
+                chosen[p.userid] = p
+    return list(chosen.values()), unknown
+
+
+def parse_deadline(text: str, now_local: datetime) -> datetime | None | str:
+    """A local datetime, None for 无, or 'bad'."""
+    t = text.strip().replace(" ", " ")
+    if t in ("无", "没有", "不限", "否"):
+        return None
+    m = _DEADLINE.match(t)
+    if not m:
+        return "bad"
+    year = int(m.group(1)) if m.group(1) else now_local.year
+    try:
+        d = datetime(year, int(m.group(2)), int(m.group(3)), int(m.group(4) or 17), int(m.group(5) or 0))
+    except ValueError:
+        return "bad"
+    if not m.group(1) and d < now_local - timedelta(days=1):
+        d = d.replace(year=year + 1)
+    if d < now_local:
+        return "past"
+    return d
+
+
+@router.command("notice", "通知", "发通知", roles=("教务处",))
+async def cmd_notice(ctx: Context) -> None:
+    await ctx.begin("notice", "text", {})
+    await ctx.reply("notice/ask_text.j2")
+
+
+@router.conversation("notice")
+async def on_notice(ctx: Context) -> None:
+    conv = ctx.conversation
+    data = dict(conv.data)
+    if ctx.event.kind != "text" or not ctx.text:
+        await ctx.reply("notice/text_only.j2")
+        return
+    t = ctx.text
+    if conv.state == "text":
+        if len(t.encode()) > 1500:
+            await ctx.reply("notice/too_long.j2", size=len(t.encode()))
+            return
+        data["text"] = t
+        await ctx.set_state("audience", data)
+        await ctx.reply("notice/ask_audience.j2")
+    elif conv.state == "audience":
+        people, unknown = await resolve_audience(ctx.session, t)
+        if unknown or not people:
+            await ctx.reply("notice/bad_audience.j2", unknown=unknown, departments=await directory.teaching_departments(ctx.session), roles=ROLES)
+            return
+        data["audience"] = t
+        data["recipients"] = [p.userid for p in people if p.userid != ctx.userid] or [p.userid for p in people]
+        await ctx.set_state("deadline", data)
+        await ctx.reply("notice/ask_deadline.j2", count=len(data["recipients"]))
+    elif conv.state == "deadline":
+        now_local = ctx.core.clock() + timedelta(hours=8)
+        d = parse_deadline(t, now_local)
+        if d in ("bad", "past"):
+            await ctx.reply("notice/bad_deadline.j2", why=d)
+            return
+        data["deadline"] = d.strftime("%Y-%m-%d %H:%M") if d else ""
+        await ctx.set_state("confirm_needed", data)
+        await ctx.reply("notice/ask_confirm_needed.j2")
+    elif conv.state == "confirm_needed":
+        if t not in ("是", "否", "需要", "不需要", "要", "不要"):
+            await ctx.reply("notice/ask_confirm_needed.j2", again=True)
+            return
+        data["need_confirm"] = t in ("是", "需要", "要")
+        await ctx.set_state("review", data)
+        await ctx.reply("notice/review.j2", data=data, count=len(data["recipients"]))
+    elif conv.state == "review":
+        if t in ("确认", "发送", "确定"):
+            await ctx.end()
+            await send_notice(ctx, data)
+        else:
+            await ctx.reply("notice/review.j2", data=data, count=len(data["recipients"]), again=True)
+
+
+async def send_notice(ctx: Context, data: dict) -> Run:
+    s = ctx.session
+    now = ctx.core.clock()
+    run = Run(code=NOTICE, title=data["text"][:60], started_by=ctx.userid, owner_userid=ctx.userid,
+              data={k: data[k] for k in ("text", "audience", "deadline", "need_confirm")}, created_at=now)
+    s.add(run)
+    await s.flush()
+    run.record_no = f"TZ-{now:%Y}-{run.id:04d}"
+    people = {p.userid: p for p in (await s.execute(select(Person).where(Person.userid.in_(data["recipients"])))).scalars()}
+    tasks = [Task(run_id=run.id, step_index=0, step_id="confirm", kind="confirm", group=p.department,
+                  department=p.department, assignee=p.userid, created_at=now,
+                  status="open" if data["need_confirm"] else "done")
+             for p in people.values()]
+    s.add_all(tasks)
+    await s.flush()
+    if not data["need_confirm"]:
+        run.status = "done"
+    await send_notice_card(ctx, run, None, [t.assignee for t in tasks])
+    await ctx.reply("notice/sent.j2", run=run, count=len(tasks))
+    return run
+
+
+async def send_notice_card(ctx: Context, run: Run, task: Task | None, userids: list[str], reminder: bool = False) -> None:
+    sender = await ctx.session.get(Person, run.started_by)
+    msg = ctx.render.card_message("notice/card.yaml.j2", run=run, sender=sender, reminder=reminder,
+                                  need_confirm=run.data.get("need_confirm", False))
+    await ctx.send_to(userids, msg)
+
+
+@router.button("notice")
+async def on_notice_button(ctx: Context, parts: list[str]) -> None:
+    """确认收到: the button carries the run id; the task is this person's."""
+    if len(parts) != 2 or not parts[0].isdigit() or parts[1] != "confirm":
+        await ctx.reply("errors/already_done.j2", run=None)
+        return
+    run = await ctx.session.get(Run, int(parts[0]))
+    task = None
+    if run is not None:
+        task = (await ctx.session.execute(select(Task).where(Task.run_id == run.id, Task.assignee == ctx.userid))).scalar_one_or_none()
+    if run is None or task is None:
+        await ctx.reply("errors/not_yours.j2", run=run)
+        return
+    res = await ctx.session.execute(
+        update(Task).where(Task.id == task.id, Task.status == "open")
+        .values(status="done", acted_by=ctx.userid, acted_at=ctx.core.clock(), result={"action": "confirm"})
+        .execution_options(synchronize_session=False))
+    if res.rowcount != 1:
+        await ctx.reply("errors/already_done.j2", run=run)
+        return
+    if ctx.event.card_task_id or ctx.event.response_code:
+        await ctx.send_to([ctx.userid], ctx.core.engine.card_update(ctx.event.card_task_id, ctx.event.response_code, "confirm"),
+                          platform=ctx.event.platform)
+    await ctx.reply("notice/confirmed.j2", run=run)
+
+
+async def open_notices(s, userid: str) -> list[tuple[Task, Run]]:
+    rows = (await s.execute(select(Task, Run).join(Run, Run.id == Task.run_id)
+                            .where(Task.assignee == userid, Task.status == "open", Run.code == NOTICE)
+                            .order_by(Task.id))).all()
+    return [(t, r) for t, r in rows]
+
+
+async def _latest(ctx: Context) -> Run | None:
+    return (await ctx.session.execute(select(Run).where(Run.code == NOTICE, Run.started_by == ctx.userid)
+                                      .order_by(Run.id.desc()).limit(1))).scalar_one_or_none()
+
+
+async def notice_progress(s, run: Run) -> dict:
+    tasks = (await s.execute(select(Task).where(Task.run_id == run.id).order_by(Task.department, Task.id))).scalars().all()
+    who = await directory.names(s, [t.assignee for t in tasks])
+    by_dept: dict[str, dict] = {}
+    for t in tasks:
+        d = by_dept.setdefault(t.department or "其他", {"done": [], "waiting": []})
+        (d["done"] if t.status == "done" else d["waiting"]).append(who.get(t.assignee, t.assignee))
+    return {"departments": by_dept, "done": sum(len(v["done"]) for v in by_dept.values()),
+            "total": len(tasks)}
+
+
+async def latest_notice_progress(ctx: Context) -> bool:
+    run = await _latest(ctx)
+    if run is None:
+        return False
+    await ctx.reply("notice/progress.j2", run=run, progress=await notice_progress(ctx.session, run))
+    return True
+
+
+async def remind_latest_notice(ctx: Context) -> bool:
+    run = await _latest(ctx)
+    if run is None:
+        return False
+    waiting = (await ctx.session.execute(select(Task.assignee).where(Task.run_id == run.id, Task.status == "open"))).scalars().all()
+    if waiting:
+        await send_notice_card(ctx, run, None, list(waiting), reminder=True)
+    names = await directory.names(ctx.session, waiting)
+    await ctx.reply("notice/reminded.j2", run=run, names=sorted(names.values()))
+    return True

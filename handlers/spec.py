@@ -1,0 +1,210 @@
+"""The workflow spec format: one YAML file per handbook workflow.
+
+A spec is data (django-viewflow's declared flows): the engine walks its steps,
+the calendar resolves its windows, the importer writes it from the handbook.
+Validation errors name the file, the step and the field.
+"""
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+StepKind = Literal["notice", "confirm", "upload", "approve", "form", "task"]
+Category = Literal["教学运行", "实践教学", "教学研究", "教学质量"]
+# Who a step goes to. 教务处: the run's owner in 教务处 (or every 教务处 staff member
+# when the run was started by someone else; the first one to act closes it).
+# 系部: fan out to each 系部 of the run. 通识教育部: that department only.
+# 发起人: whoever started the run. 分管领导: the 教务处分管领导.
+Party = Literal["教务处", "系部", "通识教育部", "发起人", "分管领导"]
+Role = Literal["教务处", "教务处分管领导", "系部主任", "教学秘书", "辅导员", "任课教师", "教研室主任"]
+Season = Literal["春季", "秋季"]
+
+_MMDD = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
+_STEP_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Assignee(_Strict):
+    party: Party
+    # Within a 系部 / 通识教育部: which role does the work (default 教学秘书).
+    # With party 发起人 it names a role in the starter's 系部 instead (e.g. 系部主任).
+    role: Role | None = None
+    # For 系部: every 系部 of the run ("all"), the starter's 系部 ("starter"), or the
+    # 系部 of the run's subject, e.g. the class in a 调停课 ("subject").
+    scope: Literal["all", "starter", "subject"] = "all"
+
+
+class DateRange(_Strict):
+    label: str = ""
+    start: str  # MM-DD
+    end: str  # MM-DD (may be earlier than start: the range crosses new year)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _mmdd(cls, v: str) -> str:
+        if not _MMDD.match(v):
+            raise ValueError(f"日期应写成 MM-DD，例如 09-01，而不是 {v!r}")
+        return v
+
+
+class _WindowBase(_Strict):
+    label: str = ""
+    lead_days: int = Field(default=3, ge=0, le=30)  # remind this many working days before it opens
+    auto_start: bool = False  # start the run by itself when the window opens
+
+
+class FixedWindow(_WindowBase):
+    kind: Literal["fixed"]
+    ranges: list[DateRange] = Field(min_length=1)
+
+
+class TeachingWeeksWindow(_WindowBase):
+    kind: Literal["teaching_weeks"]
+    semesters: list[Literal[1, 2]] = [1, 2]  # 1 = 第一学期 (autumn), 2 = 第二学期 (spring)
+    weeks: tuple[int, int]  # inclusive teaching-week numbers
+    # Counted from the end of the semester instead (期末 = the last weeks).
+    from_end: bool = False
+
+
+class EveryNWeeksWindow(_WindowBase):
+    kind: Literal["every_n_weeks"]
+    every: int = Field(ge=1, le=26)
+    semesters: list[Literal[1, 2]] = [1, 2]
+    length_days: int = Field(default=5, ge=1)
+
+
+class MonthlyWindow(_WindowBase):
+    kind: Literal["monthly"]
+    day_from: int = Field(default=1, ge=1, le=28)
+    day_to: int = Field(default=28, ge=1, le=31)
+    months: list[int] | None = None  # None = every month of the school year
+
+
+class MonthsWindow(_WindowBase):
+    kind: Literal["months"]
+    from_month: int = Field(ge=1, le=12)
+    to_month: int = Field(ge=1, le=12)
+    every_years: int = Field(default=1, ge=1, le=5)
+    first_year: int | None = None  # with every_years > 1: a year the cycle runs in
+
+
+class SeasonsWindow(_WindowBase):
+    kind: Literal["seasons"]
+    seasons: list[Season] = Field(min_length=1)
+
+
+class SemesterPhaseWindow(_WindowBase):
+    """开学 / 期末: the first or the last teaching weeks of each semester."""
+
+    kind: Literal["semester_phase"]
+    phase: Literal["开学", "期末"]
+    semesters: list[Literal[1, 2]] = [1, 2]
+    weeks: int = Field(default=2, ge=1, le=6)
+
+
+class OnDemandWindow(_WindowBase):
+    kind: Literal["on_demand"]
+
+
+Window = Annotated[
+    Union[
+        FixedWindow, TeachingWeeksWindow, EveryNWeeksWindow, MonthlyWindow,
+        MonthsWindow, SeasonsWindow, SemesterPhaseWindow, OnDemandWindow,
+    ],
+    Field(discriminator="kind"),
+]
+
+
+class Step(_Strict):
+    id: str
+    title: str = Field(min_length=1)  # the handbook's words
+    owner: str = Field(min_length=1)  # the handbook's owner text, e.g. 教务处、系部
+    kind: StepKind
+    assignees: list[Assignee] = Field(min_length=1)
+    # all: every 系部 (and 教务处, when both are named) must finish; any: the first one closes it.
+    join: Literal["all", "any"] = "all"
+    deadline_days: int | None = Field(default=None, ge=0)  # calendar days after the step opens
+    form: str | None = None  # kind form: name of a registered Python form
+    handler: str | None = None  # name of a registered data handler for this step
+    columns: list[str] | None = None  # upload: required spreadsheet columns
+    accept: list[Literal["image", "xlsx", "xls", "csv", "pdf", "doc", "docx", "zip"]] | None = None
+    templates: dict[str, str] = Field(default_factory=dict)  # e.g. {card: "x/card.yaml.j2"}
+    note: str | None = None  # why an owner or kind was chosen where the handbook is silent
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, v: str) -> str:
+        if not _STEP_ID.match(v):
+            raise ValueError("步骤 id 只能用小写字母、数字和下划线，且以字母开头")
+        return v
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> "Step":
+        if self.kind == "form" and not self.form:
+            raise ValueError("kind 为 form 的步骤必须写 form")
+        if self.columns and self.kind != "upload":
+            raise ValueError("只有 upload 步骤可以写 columns")
+        return self
+
+
+class SubFlow(_Strict):
+    id: str
+    name: str
+    steps: list[Step] = Field(min_length=1)
+
+
+class WorkflowSpec(_Strict):
+    code: str
+    name: str
+    category: Category
+    owner: Role = "教务处"  # who in 教务处 owns the workflow (gets window reminders)
+    starters: list[Role] = ["教务处"]  # who may start a run in chat
+    time: str = ""  # the handbook's 时间 text, verbatim
+    content: str = ""  # 工作内容
+    windows: list[Window] = Field(min_length=1)
+    steps: list[Step] = Field(default_factory=list)
+    flows: list[SubFlow] = Field(default_factory=list)  # branches, e.g. 1.7 补考 / 期末考试
+    standards: list[str] = Field(default_factory=list)  # 工作标准, shown as a checklist
+    aliases: list[str] = Field(default_factory=list)  # words that start it in chat, e.g. 调课
+    # A Python form the starter fills in before the first step (the 调停课 application).
+    start_form: str | None = None
+    notify_starter: bool = False  # tell the starter about every step (调停课: the teacher)
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, v: str) -> str:
+        if not re.match(r"^[1-9]\.[0-9]{1,2}$", v):
+            raise ValueError(f"编号应形如 1.4，而不是 {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _shape(self) -> "WorkflowSpec":
+        if bool(self.steps) == bool(self.flows):
+            raise ValueError("steps 与 flows 必须二选一（有分支时写 flows）")
+        for flow in self.flows:
+            _unique_ids(flow.steps, f"flows.{flow.id}")
+        _unique_ids(self.steps, "steps")
+        return self
+
+    def all_flows(self) -> list[SubFlow]:
+        """The workflow as a list of flows (a single unnamed one when it has no branches)."""
+        return self.flows or [SubFlow(id="main", name=self.name, steps=self.steps)]
+
+    def flow(self, flow_id: str) -> SubFlow:
+        for f in self.all_flows():
+            if f.id == flow_id:
+                return f
+        raise KeyError(flow_id)
+
+
+def _unique_ids(steps: list[Step], where: str) -> None:
+    seen: set[str] = set()
+    for step in steps:
+        if step.id in seen:
+            raise ValueError(f"{where}: 步骤 id {step.id!r} 重复")
+        seen.add(step.id)

@@ -1,0 +1,280 @@
+"""Chat around workflow runs: start, decide on cards, 待办, 进度, 催办, 撤回,
+skip and reassign. The steps themselves come from the spec files."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot import directory
+from bot.context import Context
+from bot.engine import Decision, EngineError
+from bot.router import router
+from handlers.forms import FORMS, start_form
+from handlers.registry import find_spec
+from models import Person, Run, Task
+
+OUTCOME_TEMPLATES = {
+    "stale": "errors/already_done.j2",
+    "forbidden": "errors/not_yours.j2",
+    "own_request": "errors/own_request.j2",
+    "missing": "errors/already_done.j2",
+    "bad_action": "errors/already_done.j2",
+}
+NEEDS_REASON = {"reject", "dispute"}
+
+
+# ----- starting -------------------------------------------------------------------
+async def begin_workflow(ctx: Context, words: str, flow_hint: str = "") -> bool:
+    spec = find_spec(ctx.core.specs, words)
+    if spec is None:
+        return False
+    if not ctx.core.engine.may_start(ctx.person, spec):
+        await ctx.reply("errors/cannot_start.j2", spec=spec)
+        return True
+    if spec.start_form:
+        from handlers.adjust_class import initial_answers
+
+        await start_form(ctx, spec.start_form, initial_answers(words) if spec.start_form == "adjust_class" else {})
+        return True
+    flows = spec.all_flows()
+    if len(flows) > 1:
+        chosen = next((f for f in flows if flow_hint and (flow_hint == f.name or flow_hint == f.id)), None)
+        if chosen is None:
+            await ctx.begin("pick_flow", "ask", {"code": spec.code})
+            await ctx.reply("run/pick_flow.j2", spec=spec, flows=flows)
+            return True
+        flow_id = chosen.id
+    else:
+        flow_id = None
+    await _start(ctx, spec.code, flow_id)
+    return True
+
+
+async def _start(ctx: Context, code: str, flow_id: str | None) -> None:
+    spec = ctx.core.specs[code]
+    try:
+        run = await ctx.core.engine.start_run(ctx.session, spec, ctx.person, flow_id=flow_id)
+    except EngineError as exc:
+        await ctx.reply(exc.template, **exc.values)
+        return
+    await ctx.reply("run/started.j2", run=run, spec=spec, steps=ctx.core.engine.steps(run))
+
+
+@router.command("start", "启动", "发起", takes_args=True)
+async def cmd_start(ctx: Context) -> None:
+    words, _, hint = ctx.args.partition(" ")
+    if not words:
+        await ctx.reply("run/start_usage.j2", specs=[s for s in ctx.core.specs.values()
+                                                      if ctx.core.engine.may_start(ctx.person, s)])
+        return
+    if not await begin_workflow(ctx, words, hint.strip()):
+        await ctx.reply("errors/unknown_workflow.j2", words=words)
+
+
+@router.conversation("pick_flow")
+async def on_pick_flow(ctx: Context) -> None:
+    spec = ctx.core.specs[ctx.conversation.data["code"]]
+    flows = spec.all_flows()
+    t = ctx.text
+    chosen = None
+    if t.isdigit() and 1 <= int(t) <= len(flows):
+        chosen = flows[int(t) - 1]
+    else:
+        chosen = next((f for f in flows if t in (f.name, f.id)), None)
+    if chosen is None:
+        await ctx.reply("run/pick_flow.j2", spec=spec, flows=flows, bad=t)
+        return
+    await ctx.end()
+    await _start(ctx, spec.code, chosen.id)
+
+
+@router.fallback
+async def start_by_alias(ctx: Context) -> bool:
+    """调课 / 三大注册 / 1.1 typed alone starts that workflow for those allowed."""
+    if ctx.event.kind != "text" or not ctx.text or " " in ctx.text:
+        return False
+    spec = find_spec(ctx.core.specs, ctx.text)
+    if spec is None:
+        return False
+    return await begin_workflow(ctx, ctx.text)
+
+
+# ----- decisions on cards -------------------------------------------------------------
+@router.button("task")
+async def on_task_button(ctx: Context, parts: list[str]) -> None:
+    if len(parts) != 2 or not parts[0].isdigit():
+        await ctx.reply("errors/already_done.j2")
+        return
+    task_id, action = int(parts[0]), parts[1]
+    engine = ctx.core.engine
+    if action in NEEDS_REASON:
+        decision = await engine.check(ctx.session, task_id, ctx.person, action)
+        if decision.outcome != "ok":
+            await _report(ctx, decision)
+            return
+        await ctx.begin("reason", "ask", {"task_id": task_id, "action": action,
+                                          "card_task_id": ctx.event.card_task_id,
+                                          "response_code": ctx.event.response_code})
+        await ctx.reply("task/ask_reason.j2", action=action, run=decision.run)
+        return
+    decision = await engine.act(ctx.session, task_id, ctx.person, action)
+    await _after_decision(ctx, decision, action, ctx.event.card_task_id, ctx.event.response_code)
+
+
+@router.conversation("reason")
+async def on_reason(ctx: Context) -> None:
+    data = ctx.conversation.data
+    reason = ctx.text
+    if ctx.event.kind != "text" or len(reason) < 2:
+        await ctx.reply("task/ask_reason.j2", action=data["action"], run=None, again=True)
+        return
+    await ctx.end()
+    decision = await ctx.core.engine.act(ctx.session, data["task_id"], ctx.person, data["action"],
+                                         {"reason": reason})
+    await _after_decision(ctx, decision, data["action"], data.get("card_task_id", ""), data.get("response_code", ""))
+
+
+async def _after_decision(ctx: Context, decision: Decision, action: str, card_task_id: str, response_code: str) -> None:
+    if decision.outcome != "ok":
+        await _report(ctx, decision)
+        return
+    if card_task_id or response_code:
+        await ctx.send_to([ctx.userid], ctx.core.engine.card_update(card_task_id, response_code, action),
+                          platform=ctx.event.platform)
+    await ctx.reply("task/acted.j2", action=action, run=decision.run, task=decision.task)
+
+
+async def _report(ctx: Context, decision: Decision) -> None:
+    await ctx.reply(OUTCOME_TEMPLATES[decision.outcome], run=decision.run)
+
+
+# ----- 待办 ------------------------------------------------------------------------------
+@router.command("todo", "待办", "我的待办")
+async def cmd_todo(ctx: Context) -> None:
+    engine = ctx.core.engine
+    pairs = await engine.open_tasks(ctx.session, ctx.userid)
+    from handlers.notices import open_notices
+
+    notices = await open_notices(ctx.session, ctx.userid)
+    await ctx.reply("todo.j2", count=len(pairs) + len(notices))
+    for task, run in pairs[:10]:
+        await engine.send_task_card(ctx.session, run, engine.steps(run)[task.step_index], task)
+    for task, run in notices[:10]:
+        from handlers.notices import send_notice_card
+
+        await send_notice_card(ctx, run, task, [ctx.userid])
+
+
+# ----- 进度 / 催办 / 撤回 / 跳过 / 转派 ------------------------------------------------------
+async def _runs_for(ctx: Context, words: str) -> list[Run]:
+    q = select(Run).order_by(Run.id.desc())
+    if words:
+        spec = find_spec(ctx.core.specs, words)
+        if spec is not None:
+            q = q.where(Run.code == spec.code)
+        else:
+            q = q.where(Run.record_no == words)
+    else:
+        q = q.where(Run.code != "notice")
+    if not ctx.person.has_role("教务处", "教务处分管领导"):
+        q = q.where(Run.started_by == ctx.userid)
+    runs = (await ctx.session.execute(q.limit(20))).scalars().all()
+    open_runs = [r for r in runs if r.status == "open"]
+    return open_runs or runs[:1]
+
+
+@router.command("progress", "进度", takes_args=True)
+async def cmd_progress(ctx: Context) -> None:
+    if not ctx.args and ctx.person.has_role("教务处"):
+        from handlers.notices import latest_notice_progress
+
+        if await latest_notice_progress(ctx):
+            return
+    runs = [r for r in await _runs_for(ctx, ctx.args) if r.code != "notice"]
+    if not runs:
+        await ctx.reply("run/none.j2", words=ctx.args)
+        return
+    engine = ctx.core.engine
+    for run in runs[:5]:
+        await ctx.reply("run/progress.j2", run=run, spec=engine.spec(run),
+                        steps=await engine.progress(ctx.session, run))
+
+
+@router.command("remind", "催办", takes_args=True, roles=("教务处",))
+async def cmd_remind(ctx: Context) -> None:
+    if not ctx.args:
+        from handlers.notices import remind_latest_notice
+
+        if await remind_latest_notice(ctx):
+            return
+    runs = [r for r in await _runs_for(ctx, ctx.args) if r.status == "open" and r.code != "notice"]
+    if not runs:
+        await ctx.reply("run/none.j2", words=ctx.args)
+        return
+    for run in runs:
+        tasks = await ctx.core.engine.remind(ctx.session, run, ctx.person)
+        who = await directory.names(ctx.session, [t.assignee for t in tasks])
+        await ctx.reply("run/reminded.j2", run=run, names=sorted(set(who.values())))
+
+
+@router.command("withdraw", "撤回", takes_args=True)
+async def cmd_withdraw(ctx: Context) -> None:
+    q = select(Run).where(Run.started_by == ctx.userid, Run.status == "open", Run.code != "notice")
+    if ctx.args:
+        q = q.where(Run.record_no == ctx.args)
+    runs = (await ctx.session.execute(q.order_by(Run.id.desc()))).scalars().all()
+    if not runs:
+        await ctx.reply("run/nothing_to_withdraw.j2")
+        return
+    run = runs[0]
+    outcome = await ctx.core.engine.withdraw(ctx.session, run, ctx.person)
+    await ctx.reply("run/withdrawn.j2" if outcome == "ok" else "errors/already_done.j2", run=run)
+
+
+@router.command("skip", "跳过", takes_args=True, roles=("教务处",))
+async def cmd_skip(ctx: Context) -> None:
+    words, _, reason = ctx.args.partition(" ")
+    if not words or not reason.strip():
+        await ctx.reply("run/skip_usage.j2")
+        return
+    runs = [r for r in await _runs_for(ctx, words) if r.status == "open"]
+    if not runs:
+        await ctx.reply("run/none.j2", words=words)
+        return
+    run = runs[0]
+    if run.owner_userid and run.owner_userid != ctx.userid:
+        await ctx.reply("errors/not_owner.j2", run=run)
+        return
+    step = await ctx.core.engine.skip_step(ctx.session, run, ctx.person, reason.strip())
+    await ctx.reply("run/skipped.j2", run=run, step=step, reason=reason.strip())
+
+
+@router.command("reassign", "转派", takes_args=True, roles=("教务处",))
+async def cmd_reassign(ctx: Context) -> None:
+    parts = ctx.args.split(maxsplit=2)
+    if len(parts) < 3 or not parts[0].lstrip("#").isdigit():
+        await ctx.reply("run/reassign_usage.j2")
+        return
+    task = await ctx.session.get(Task, int(parts[0].lstrip("#")))
+    new = await directory.find_person(ctx.session, parts[1])
+    if task is None or task.status != "open":
+        await ctx.reply("errors/already_done.j2", run=None)
+        return
+    if new is None:
+        await ctx.reply("errors/person_unknown.j2", name=parts[1])
+        return
+    run = await ctx.session.get(Run, task.run_id)
+    if run.owner_userid and run.owner_userid != ctx.userid:
+        await ctx.reply("errors/not_owner.j2", run=run)
+        return
+    old = await ctx.session.get(Person, task.assignee)
+    ok = await ctx.core.engine.reassign(ctx.session, task, new, ctx.person, parts[2])
+    await ctx.reply("run/reassigned.j2" if ok else "errors/already_done.j2", run=run, old=old, new=new,
+                    reason=parts[2])
+
+
+# ----- 帮助 ------------------------------------------------------------------------------
+@router.command("help", "帮助", "help", "?", "？")
+async def cmd_help(ctx: Context) -> None:
+    startable = [s for s in ctx.core.specs.values() if ctx.core.engine.may_start(ctx.person, s)]
+    await ctx.reply("help.j2", commands=ctx.core.router.allowed_commands(ctx), startable=startable,
+                    forms=FORMS)

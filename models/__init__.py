@@ -1,0 +1,13 @@
+"""SQLAlchemy models; importing this package registers every table on ``Base.metadata``."""
+from models.base import Base, utcnow
+from models.directory import GENERAL_DEPARTMENT, OFFICE_DEPARTMENT, ROLES, Person, SchoolClass
+from models.messaging import (
+    Conversation, DevchatMessage, Inbound, OutboxMessage, OutboxRecipient, UserLease,
+)
+from models.workflow import AuditEntry, Reminder, Run, StoredFile, Task
+
+__all__ = [
+    "Base", "utcnow", "Person", "SchoolClass", "ROLES", "OFFICE_DEPARTMENT", "GENERAL_DEPARTMENT",
+    "Conversation", "DevchatMessage", "Inbound", "OutboxMessage", "OutboxRecipient", "UserLease",
+    "AuditEntry", "Reminder", "Run", "StoredFile", "Task",
+]

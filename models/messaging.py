@@ -1,0 +1,98 @@
+"""Inbound updates, per-user leases, conversations and the outbox."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, utcnow
+
+
+class Inbound(Base):
+    """Every accepted update, stored before it is acknowledged.
+
+    The unique dedup key makes a platform retry a no-op, across restarts too.
+    """
+
+    __tablename__ = "inbound"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(255), unique=True)
+    userid: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    __table_args__ = (Index("ix_inbound_status_user", "status", "userid", "id"),)
+
+
+class UserLease(Base):
+    """Who may process a user's updates right now: one process, one update at a time."""
+
+    __tablename__ = "user_leases"
+
+    userid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Conversation(Base):
+    """Where a person is in a multi-turn dialogue; written on every update."""
+
+    __tablename__ = "conversations"
+
+    userid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    handler: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(64), default="")
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class OutboxMessage(Base):
+    """One rendered message, written in the same transaction as the change that caused it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    message: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class OutboxRecipient(Base):
+    """Delivery state per recipient, so a crash mid-broadcast resumes with nobody skipped."""
+
+    __tablename__ = "outbox_recipients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
+    userid: Mapped[str] = mapped_column(String(64))
+    # pending | sending | sent | invalid | failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    claimed_by: Mapped[str] = mapped_column(String(64), default="")
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_outbox_recipients_due", "status", "next_attempt_at"),)
+
+
+class DevchatMessage(Base):
+    """What the local chat shows: the devchat platform's 'phone'."""
+
+    __tablename__ = "devchat_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    userid: Mapped[str] = mapped_column(String(64), index=True)
+    direction: Mapped[str] = mapped_column(String(8))  # in | out
+    ref: Mapped[str] = mapped_column(String(255), unique=True)  # "out:<recipient id>" or "in:<dedup key>": idempotent writes
+    message: Mapped[dict] = mapped_column(JSON)
+    card_task_id: Mapped[str] = mapped_column(String(128), default="", index=True)
+    replaced: Mapped[str] = mapped_column(String(32), default="")  # greyed-out button text
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

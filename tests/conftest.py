@@ -1,0 +1,73 @@
+"""Shared fixtures: a real database (SQLite, and PostgreSQL when
+CAMPUSBOT_TEST_DATABASE_URL is set), the fake WeCom API, and the app over real HTTP."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+PG_URL = os.environ.get("CAMPUSBOT_TEST_DATABASE_URL", "")
+PG_SKIP = "PostgreSQL run skipped: set CAMPUSBOT_TEST_DATABASE_URL (e.g. postgresql+asyncpg://postgres@127.0.0.1/test)"
+
+
+async def _reset_postgres(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db_url(request, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/test.db"
+    if not PG_URL:
+        pytest.skip(PG_SKIP)
+    await _reset_postgres(PG_URL)
+    return PG_URL
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path}/test.db"
+
+
+@pytest.fixture
+async def fake_wecom():
+    from tests.fakewecom import FakeWeCom
+    from tests.wecom_helpers import CORP_ID
+
+    fake = FakeWeCom(corp_id=CORP_ID, secret="test-secret")
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+def wecom_settings(db_url: str, tmp_path: Path, fake_wecom):
+    from bot.config import Settings
+    from tests.wecom_helpers import AES_KEY, AGENT_ID, CORP_ID, TOKEN
+
+    return Settings(
+        database_url=db_url, data_dir=tmp_path / "data", public_url="http://campusbot.test",
+        wecom_corp_id=CORP_ID, wecom_agent_id=AGENT_ID, wecom_secret="test-secret", wecom_token=TOKEN,
+        wecom_aes_key=AES_KEY, wecom_api_base=fake_wecom.base_url, wecom_max_skew=300,
+    )
+
+
+@pytest.fixture
+async def wecom(aiohttp_client, wecom_settings, fake_wecom):
+    """The app in production mode over real HTTP, the demo directory imported, workers driven by the test."""
+    from bot.app import CORE, create_app
+    from bot.seed import seed_demo
+    from tests.harness import WeComHarness
+
+    app = create_app(wecom_settings, "serve", start_workers=False)
+    client = await aiohttp_client(app)
+    async with app[CORE].db.session() as s:
+        await seed_demo(s)
+    return WeComHarness(client, app[CORE], fake_wecom)
