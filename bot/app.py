@@ -57,7 +57,7 @@ def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[
         await db.upgrade()
         if wecom_on:
             http["wecom"] = ClientSession(timeout=ClientTimeout(total=30))
-            client = WeComClient(settings, http["wecom"])
+            client = WeComClient(settings, http["wecom"], backoff_base=settings.wecom_retry_base)
             app[WECOM_CLIENT] = client
             app[WECOM_SENDER] = WeComSender(client)
         if start_workers:

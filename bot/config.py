@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     wecom_aes_key: str = ""
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
     wecom_max_skew: int = Field(default=300, ge=0)
+    wecom_retry_base: float = Field(default=0.5, gt=0, le=60)  # seconds; the client's first backoff
 
     calendar_file: Path | None = None  # the 校历; the demo's 2026-2027 one by default
     work_hours: str = "08:30-17:30"  # reminders go out only inside these hours on working days
