@@ -1,0 +1,111 @@
+"""The campusbot command as an operator runs it: settings errors, directory import,
+workflow and calendar listings."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(args: list[str], tmp_path: Path, **env) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CAMPUSBOT_")}
+    clean.update({"CAMPUSBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.db"})
+    clean.update(env)
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=tmp_path, env=clean,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_serve_without_wecom_settings_names_the_missing_one(tmp_path):
+    r = run(["serve"], tmp_path)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0
+    assert "CAMPUSBOT_WECOM_CORP_ID" in r.stderr
+
+
+@pytest.mark.parametrize("name,value", [("CAMPUSBOT_PORT", "abc"), ("CAMPUSBOT_WECOM_AES_KEY", "short"),
+                                        ("CAMPUSBOT_WECOM_MAX_SKEW", "-1")])
+def test_invalid_setting_is_one_line_exit_2(tmp_path, name, value):
+    r = run(["db", "upgrade"], tmp_path, **{name: value})
+    assert r.returncode == 2, r.stderr
+    assert name in r.stderr and r.stderr.strip().count("\n") == 0
+
+
+def test_directory_import_csv_reports_rows(tmp_path):
+    f = tmp_path / "people.csv"
+    f.write_text(
+        "userid,name,department,roles,classes\n"
+        "t1,张三,机电工程系,任课教师,\n"
+        "t2,李四,机电工程系,辅导员,机电2401;机电2402\n"
+        ",无名,机电工程系,任课教师,\n"
+        "t3,王五,机电工程系,校长,\n"
+        "t1,张三三,机电工程系,任课教师,\n", encoding="utf-8")
+    r = run(["directory", "import", str(f)], tmp_path)
+    assert "新增 2 人，更新 0 人，拒绝 3 行" in r.stdout
+    assert "第 4 行：userid 为空" in r.stdout
+    assert "第 5 行：未知角色：校长" in r.stdout
+    assert "第 6 行：userid t1 与第 2 行重复" in r.stdout
+    r2 = run(["directory", "import", str(f)], tmp_path)
+    assert "新增 0 人，更新 2 人" in r2.stdout
+
+
+def test_directory_import_xlsx_and_bad_files(tmp_path):
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["userid", "name", "department", "roles", "classes"])
+    ws.append(["x1", "赵六", "信息工程系", "教学秘书", None])
+    wb.save(tmp_path / "people.xlsx")
+    r = run(["directory", "import", str(tmp_path / "people.xlsx")], tmp_path)
+    assert "新增 1 人" in r.stdout and r.returncode == 0
+    (tmp_path / "bad.csv").write_text("id,name\n1,x\n", encoding="utf-8")
+    r = run(["directory", "import", str(tmp_path / "bad.csv")], tmp_path)
+    assert r.returncode == 1 and "缺少列" in r.stderr
+    (tmp_path / "x.txt").write_text("hello", encoding="utf-8")
+    r = run(["directory", "import", str(tmp_path / "x.txt")], tmp_path)
+    assert r.returncode == 1 and ".csv" in r.stderr
+
+
+def test_workflows_list_json(tmp_path):
+    r = run(["workflows", "list", "--json"], tmp_path)
+    data = json.loads(r.stdout)
+    assert len(data) == 45
+    assert [d["code"] for d in data][:4] == ["1.1", "1.2", "1.3", "1.4"]
+    first = data[0]
+    assert set(first) == {"code", "name", "category", "steps"}
+    assert set(first["steps"][0]) == {"title", "owner", "kind"}
+    branched = next(d for d in data if d["code"] == "1.7")
+    assert {s["name"] for s in branched["steps"]} == {"开学补考及毕业大补考", "期末考试"}
+
+
+def test_calendar_windows_json_for_the_year(tmp_path):
+    r = run(["calendar", "windows", "--from", "2026-09-01", "--to", "2027-08-31", "--json"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    codes = {d["code"] for d in data}
+    from handlers.registry import default_specs
+
+    scheduled = {c for c, s in default_specs().items() if any(w.kind != "on_demand" for w in s.windows)}
+    assert scheduled <= codes
+    assert all(set(d) >= {"code", "name", "start", "end"} for d in data)
+    assert {"code": "1.1", "start": "2026-09-01", "end": "2026-09-25"}.items() <= \
+        next(d for d in data if d["code"] == "1.1" and d["start"] == "2026-09-01").items()
+
+
+def test_calendar_check_ok_and_bad(tmp_path):
+    assert run(["calendar", "check"], tmp_path).returncode == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("academic_year: 2026-2027\nsemesters: nope\n", encoding="utf-8")
+    r = run(["calendar", "check", str(bad)], tmp_path)
+    assert r.returncode == 1 and "semesters" in (r.stdout + r.stderr)
+
+
+def test_db_upgrade(tmp_path):
+    r = run(["db", "upgrade"], tmp_path)
+    assert r.returncode == 0 and "最新" in r.stdout
+    assert (tmp_path / "cli.db").exists()
