@@ -1,0 +1,67 @@
+"""Updates are processed one at a time per user, in order, even with two processes
+on one database, and concurrently across users; retries have one effect across restarts."""
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import func, select
+
+from bot.app import CORE, create_app
+from models import Inbound
+from tests.harness import WeComHarness
+from tests.wecom_helpers import text_xml
+
+
+async def test_two_processes_keep_each_users_order(wecom, wecom_settings, aiohttp_client):
+    w = wecom
+    app2 = create_app(wecom_settings, "serve", start_workers=False)
+    client2 = await aiohttp_client(app2)
+    core2 = app2[CORE]
+    answers = ["调课", "电工基础", "计网2401", "12月3日 第3-4节", "实训楼A301", "12月5日 第1-2节", "不变", "参加比赛"]
+    answers2 = ["停课", "机械制图", "机电2401", "12月4日 第1-2节", "教学楼201", "外出培训"]
+    # Arrive all at once, before anything is processed, alternating between the two servers.
+    for i, (a, b) in enumerate(zip(answers, answers2 + [""] * 2)):
+        await w.post(text_xml("sunlt", a, 9_000_000 + i), settle=False)
+        if b:
+            q = WeComHarness(client2, core2, w.fake)
+            await q.post(text_xml("hezq", b, 9_100_000 + i), settle=False)
+    await asyncio.gather(w.core.worker.run_until_idle(), core2.worker.run_until_idle())
+    await w.core.drainer.drain_until_idle()
+    summary = w.last_text("sunlt")
+    assert "请核对调停课申请" in summary and "调整后时间：2026-12-05 第1-2节" in summary
+    assert "请核对调停课申请" in w.last_text("hezq") and "机械制图" in w.last_text("hezq")
+    async with w.core.db.session() as s:
+        counts = dict((await s.execute(select(Inbound.status, func.count()).group_by(Inbound.status))).all())
+    assert counts == {"done": len(answers) + len(answers2)}
+
+
+async def test_retry_after_restart_has_no_effect(wecom, wecom_settings, aiohttp_client):
+    w = wecom
+    await w.say("sunlt", "调课", msg_id=4242)
+    n = len(w.texts("sunlt"))
+    app2 = create_app(wecom_settings, "serve", start_workers=False)
+    client2 = await aiohttp_client(app2)
+    w2 = WeComHarness(client2, app2[CORE], w.fake)
+    await w2.say("sunlt", "调课", msg_id=4242)
+    assert len(w.texts("sunlt")) == n
+
+
+async def test_enter_agent_greets(wecom):
+    await wecom.enter("linms")
+    assert "林美深" in wecom.last_text("linms")
+
+
+async def test_unknown_text_suggests_commands(wecom):
+    await wecom.say("linms", "今天天气怎么样")
+    text = wecom.last_text("linms")
+    assert "帮助" in text and "待办" in text
+
+
+async def test_pending_updates_survive_a_crash(wecom, wecom_settings, aiohttp_client):
+    """Acknowledged but not yet processed when the process died: processed after restart."""
+    w = wecom
+    await w.post(text_xml("linms", "帮助", 5_000_001), settle=False)
+    app2 = create_app(wecom_settings, "serve", start_workers=False)
+    client2 = await aiohttp_client(app2)
+    await app2[CORE].settle()
+    assert "您可以" in w.last_text("linms")
