@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import Database
@@ -56,6 +56,7 @@ class OutboxDrainer:
         self.worker_id = uuid.uuid4().hex[:12]
         self.wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._last_release: datetime | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="outbox-drainer")
@@ -107,7 +108,10 @@ class OutboxDrainer:
 
     async def drain_once(self) -> bool:
         """Claim and send one batch; False when nothing is due."""
-        await self.release_stale_claims()
+        now = self.clock()
+        if self._last_release is None or now - self._last_release > timedelta(seconds=10):
+            self._last_release = now
+            await self.release_stale_claims()
         batch = await self._claim_batch()
         if batch is None:
             return False
