@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-TARGETS = {"updates_per_s": 100.0, "broadcast_recipients_per_s": 2000.0, "peak_rss_mb": 300.0}
+TARGETS = {"updates_per_s": 60.0, "broadcast_recipients_per_s": 5000.0, "peak_rss_mb": 300.0}
 
 
 async def main(users: int, messages: int, broadcast: int, db_url: str | None) -> dict:

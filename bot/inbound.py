@@ -129,30 +129,33 @@ class InboundWorker:
     async def _serve_user(self, userid: str) -> None:
         if not await self._acquire(userid):
             return  # another process has this person; it will drain their queue
+        renewed = self.clock()
         try:
-            while True:
-                async with self.core.db.session() as s:
-                    row = (await s.execute(
-                        select(Inbound).where(Inbound.userid == userid, Inbound.status == "pending")
-                        .order_by(Inbound.id).limit(1)
-                    )).scalar_one_or_none()
-                if row is None:
-                    return
-                await self._process(row.id)
-                await self._acquire(userid)  # renew
+            while await self._process_next(userid):
+                if self.clock() - renewed > LEASE / 3:
+                    await self._acquire(userid)
+                    renewed = self.clock()
         finally:
             await self._release(userid)
 
-    async def _process(self, inbound_id: int) -> None:
+    async def _process_next(self, userid: str) -> bool:
+        """Process this user's oldest pending update; False when there is none."""
+        inbound_id = None
         try:
             async with self.core.db.session() as s:
-                row = await s.get(Inbound, inbound_id)
-                if row is None or row.status != "pending":
-                    return
+                row = (await s.execute(
+                    select(Inbound).where(Inbound.userid == userid, Inbound.status == "pending")
+                    .order_by(Inbound.id).limit(1)
+                )).scalar_one_or_none()
+                if row is None:
+                    return False
+                inbound_id = row.id
                 await self.core.handle(s, Event.from_json(row.payload))
                 row.status = "done"
                 row.processed_at = self.clock()
         except Exception as exc:
+            if inbound_id is None:
+                raise
             log.exception("processing inbound %s failed", inbound_id)
             async with self.core.db.session() as s:
                 row = await s.get(Inbound, inbound_id)
@@ -162,3 +165,4 @@ class InboundWorker:
                     row.status = "failed"
                     await self.core.report_failure(s, Event.from_json(row.payload))
         self.core.after_commit()
+        return True

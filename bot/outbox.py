@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
 CLAIM_TIMEOUT = timedelta(seconds=120)  # a claim older than this belonged to a dead process
+MAX_CONCURRENT_BATCHES = 8  # WeCom calls in flight at once from one process
+CLAIM_WINDOW = 2000  # recipient rows looked at per claim
 
 
 async def enqueue(session: AsyncSession, platform: str, userids: Iterable[str], message: OutboundMessage) -> int:
@@ -107,51 +109,77 @@ class OutboxDrainer:
             return res.rowcount or 0
 
     async def drain_once(self) -> bool:
-        """Claim and send one batch; False when nothing is due."""
+        """Claim due batches and send them concurrently; False when nothing is due."""
         now = self.clock()
         if self._last_release is None or now - self._last_release > timedelta(seconds=10):
             self._last_release = now
             await self.release_stale_claims()
-        batch = await self._claim_batch()
-        if batch is None:
+        batches = await self._claim_batches(MAX_CONCURRENT_BATCHES)
+        if not batches:
             return False
-        outbox_row, recipients = batch
-        await self._send_batch(outbox_row, recipients)
+        await asyncio.gather(*(self._send_batch(row, recipients) for row, recipients in batches))
         return True
 
     async def _claim_batch(self) -> tuple[OutboxMessage, list[OutboxRecipient]] | None:
+        batches = await self._claim_batches(1)
+        return batches[0] if batches else None
+
+    async def _claim_batches(self, max_batches: int) -> list[tuple[OutboxMessage, list[OutboxRecipient]]]:
+        """Claim up to ``max_batches`` batches that share no recipient, oldest first.
+
+        A person's messages keep their order: a batch is skipped while an older
+        message to any of its recipients is still waiting or being sent.
+        """
         now = self.clock()
+        token = f"{self.worker_id}:{uuid.uuid4().hex[:8]}"
         async with self.db.session() as s:
-            first = (await s.execute(
-                select(OutboxRecipient.outbox_id)
+            candidates = (await s.execute(
+                select(OutboxRecipient.id, OutboxRecipient.outbox_id, OutboxRecipient.userid, OutboxMessage.platform)
                 .join(OutboxMessage, OutboxMessage.id == OutboxRecipient.outbox_id)
                 .where(OutboxRecipient.status == "pending", OutboxRecipient.next_attempt_at <= now,
                        OutboxMessage.platform.in_(list(self.senders)))
                 .order_by(OutboxRecipient.outbox_id, OutboxRecipient.id)
-                .limit(1)
-            )).scalar_one_or_none()
-            if first is None:
-                return None
-            outbox_row = await s.get(OutboxMessage, first)
-            limit = self.senders[outbox_row.platform].max_batch
-            ids = (await s.execute(
-                select(OutboxRecipient.id)
-                .where(OutboxRecipient.outbox_id == first, OutboxRecipient.status == "pending",
-                       OutboxRecipient.next_attempt_at <= now)
-                .order_by(OutboxRecipient.id).limit(limit)
-            )).scalars().all()
-            token = f"{self.worker_id}:{uuid.uuid4().hex[:8]}"
+                .limit(CLAIM_WINDOW)
+            )).all()
+            if not candidates:
+                return []
+            users = {c.userid for c in candidates}
+            blocked = set((await s.execute(
+                select(OutboxRecipient.userid).where(OutboxRecipient.status == "sending",
+                                                     OutboxRecipient.userid.in_(users)).distinct()
+            )).scalars().all()) if len(users) <= 5000 else set()
+            groups: dict[int, list] = {}
+            for c in candidates:
+                groups.setdefault(c.outbox_id, []).append(c)
+            picked: list[int] = []
+            n_batches = 0
+            for outbox_id, rows in groups.items():
+                limit = self.senders[rows[0].platform].max_batch
+                rows = rows[:limit]
+                mine = {r.userid for r in rows}
+                if n_batches >= max_batches or mine & blocked:
+                    blocked |= mine
+                    continue
+                blocked |= mine
+                picked += [r.id for r in rows]
+                n_batches += 1
+            if not picked:
+                return []
             await s.execute(
                 update(OutboxRecipient)
-                .where(OutboxRecipient.id.in_(ids), OutboxRecipient.status == "pending")
+                .where(OutboxRecipient.id.in_(picked), OutboxRecipient.status == "pending")
                 .values(status="sending", claimed_by=token, claimed_at=now)
             )
             claimed = (await s.execute(
                 select(OutboxRecipient).where(OutboxRecipient.claimed_by == token).order_by(OutboxRecipient.id)
             )).scalars().all()
-        if not claimed:
-            return outbox_row, []
-        return outbox_row, list(claimed)
+            by_outbox: dict[int, list[OutboxRecipient]] = {}
+            for r in claimed:
+                by_outbox.setdefault(r.outbox_id, []).append(r)
+            rows_by_id = {m.id: m for m in (await s.execute(
+                select(OutboxMessage).where(OutboxMessage.id.in_(list(by_outbox)))
+            )).scalars()}
+        return [(rows_by_id[oid], recipients) for oid, recipients in sorted(by_outbox.items())]
 
     async def _send_batch(self, outbox_row: OutboxMessage, recipients: list[OutboxRecipient]) -> None:
         if not recipients:
