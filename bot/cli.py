@@ -36,6 +36,8 @@ def main(verbose: bool) -> None:
     """campusbot — 教务处 chat bot."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @main.command()

@@ -53,10 +53,16 @@ class BotCore:
         self.drainer = OutboxDrainer(db, senders, clock=clock)
 
     async def start(self) -> None:
+        from bot.scheduler import start_scheduler
+
         self.worker.start()
         self.drainer.start()
+        self.scheduler = start_scheduler(self)
 
     async def stop(self) -> None:
+        if getattr(self, "scheduler", None) is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
         await self.worker.stop()
         await self.drainer.stop()
 

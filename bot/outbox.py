@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
 CLAIM_TIMEOUT = timedelta(seconds=120)  # a claim older than this belonged to a dead process
+DUE_NOW = datetime(2000, 1, 1)
 MAX_CONCURRENT_BATCHES = 8  # WeCom calls in flight at once from one process
 CLAIM_WINDOW = 2000  # recipient rows looked at per claim
 
@@ -38,7 +39,8 @@ async def enqueue(session: AsyncSession, platform: str, userids: Iterable[str], 
     row = OutboxMessage(platform=platform, message=message.to_json())
     session.add(row)
     await session.flush()
-    session.add_all(OutboxRecipient(outbox_id=row.id, userid=u) for u in unique)
+    # Due at once whatever the clock says (tests drive a simulated one); backoff sets real times.
+    session.add_all(OutboxRecipient(outbox_id=row.id, userid=u, next_attempt_at=DUE_NOW) for u in unique)
     return row.id
 
 

@@ -5,6 +5,6 @@ from __future__ import annotations
 def load_router():
     """Import every handler module (they register on the shared router) and return it."""
     from bot.router import router
-    from handlers import adjust_class, forms, notices, uploads, workflows  # noqa: F401
+    from handlers import adjust_class, forms, notices, schedule, uploads, workflows  # noqa: F401
 
     return router

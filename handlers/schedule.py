@@ -1,0 +1,120 @@
+"""本周 and 日程 in chat, and the one-tap 启动 on a window reminder.
+
+Both commands read the 校历 through the reminder service, so chat and reminders
+agree on dates; "for my roles" means the workflows a person owns, starts or works on.
+"""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import update
+
+from bot import directory
+from bot.context import Context
+from bot.outbound import OutboundMessage
+from bot.router import router
+from bot.scheduler import flow_for_label, run_for_window, week_windows, windows_in, working_time
+from handlers.spec import WorkflowSpec
+from handlers.workflows import begin_workflow
+from models import Person, Reminder
+
+UPCOMING_DAYS = 30  # 日程 looks this far ahead
+PARTY_ROLES = {"教务处": "教务处", "分管领导": "教务处分管领导"}
+
+
+def spec_roles(spec: WorkflowSpec) -> set[str]:
+    """Every role that owns, starts or does a step of the workflow."""
+    roles = {spec.owner, *spec.starters}
+    for flow in spec.all_flows():
+        for step in flow.steps:
+            for a in step.assignees:
+                if a.party in PARTY_ROLES:
+                    roles.add(PARTY_ROLES[a.party])
+                elif a.party == "发起人":
+                    roles.update([a.role] if a.role else spec.starters)
+                else:
+                    roles.add(a.role or "教学秘书")
+    return roles
+
+
+def _mine(person: Person):
+    mine = set(person.roles)
+    return lambda spec: bool(spec_roles(spec) & mine)
+
+
+@router.command("week", "本周")
+async def cmd_week(ctx: Context) -> None:
+    """My tasks due this week or overdue, and the windows of my workflows that open or close this week."""
+    hours = working_time(ctx.core)
+    now = ctx.core.clock()
+    monday, sunday = hours.week_of(now)
+    week_end = hours.utc(datetime.combine(sunday + timedelta(days=1), time()))
+    pairs = await ctx.core.engine.open_tasks(ctx.session, ctx.userid)
+    overdue, due, undated = [], [], 0
+    for task, run in pairs:
+        item = {"task": task, "run": run, "step": ctx.core.engine.steps(run)[task.step_index]}
+        if task.due_at is None:
+            undated += 1
+        elif task.due_at < now:
+            overdue.append(item)
+        elif task.due_at < week_end:
+            due.append(item)
+    windows = week_windows(ctx.core.specs, hours.cal, monday, _mine(ctx.person))
+    await ctx.reply("schedule/week.j2", monday=monday, sunday=sunday, overdue=overdue, due=due,
+                    later=len(pairs) - len(overdue) - len(due) - undated, undated=undated, windows=windows)
+
+
+@router.command("schedule", "日程")
+async def cmd_schedule(ctx: Context) -> None:
+    """Windows of my workflows starting in the next 30 days, and those open now that close by then."""
+    hours = working_time(ctx.core)
+    today = hours.today(ctx.core.clock())
+    until = today + timedelta(days=UPCOMING_DAYS)
+    items = windows_in(ctx.core.specs, hours.cal, today, until, _mine(ctx.person))
+    upcoming = [w for w in items if w.start >= today]
+    ongoing = [w for w in items if w.start < today and w.end <= until]
+    await ctx.reply("schedule/upcoming.j2", today=today, until=until, upcoming=upcoming, ongoing=ongoing,
+                    days=UPCOMING_DAYS)
+
+
+@router.button("window")
+async def on_window_button(ctx: Context, parts: list[str]) -> None:
+    """window:<reminder id>:start — start the window's run, once, for someone allowed to."""
+    if len(parts) != 2 or not parts[0].isdigit() or parts[1] != "start":
+        await ctx.reply("errors/stale.j2")
+        return
+    reminder = await ctx.session.get(Reminder, int(parts[0]))
+    spec = ctx.core.specs.get(reminder.payload.get("code", "")) if reminder and reminder.kind == "window_open" else None
+    if spec is None:
+        await ctx.reply("errors/stale.j2")
+        return
+    if not ctx.core.engine.may_start(ctx.person, spec):
+        await ctx.reply("errors/cannot_start.j2", spec=spec)
+        return
+    label = reminder.payload.get("label", "")
+    hours = working_time(ctx.core)
+    opens = datetime.fromisoformat(reminder.payload["opens"])
+    run = await run_for_window(ctx.session, spec.code, hours.utc(opens))
+    if run is not None:
+        starter = await ctx.session.get(Person, run.started_by)
+        await ctx.reply("schedule/already_started.j2", spec=spec, run=run, starter=starter)
+        return
+    # Compare-and-set on the row: of two taps (two people, or a double tap) only one starts.
+    res = await ctx.session.execute(
+        update(Reminder).where(Reminder.id == reminder.id, Reminder.note == "")
+        .values(note=f"tapped:{ctx.userid}").execution_options(synchronize_session=False))
+    if res.rowcount != 1:
+        await ctx.session.refresh(reminder)
+        who = reminder.note.partition(":")[2]
+        if who != ctx.userid:  # the same person may tap again, e.g. after 取消 while choosing a branch
+            names = await directory.names(ctx.session, [who])
+            await ctx.reply("schedule/being_started.j2", spec=spec, tapper=names.get(who, who))
+            return
+    if ctx.event.card_task_id or ctx.event.response_code:
+        grey = OutboundMessage(kind="card_update", card_task_id=ctx.event.card_task_id,
+                               response_code=ctx.event.response_code,
+                               replace_name=ctx.render.text("schedule/started_button.j2"))
+        await ctx.send_to([ctx.userid], grey, platform=ctx.event.platform)
+    flow = flow_for_label(spec, label)
+    hint = next((f.name for f in spec.all_flows() if f.id == flow), "") if flow else ""
+    await begin_workflow(ctx, spec.code, hint)
