@@ -22,7 +22,7 @@ Mode = Literal["serve", "demo"]
 def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[str, PlatformSender] | None = None,
                clock=None, start_workers: bool = True) -> web.Application:
     """``serve`` talks to WeCom; ``demo`` runs the local chat (and WeCom too when configured)."""
-    from bot import pages
+    from bot import file_pages, pages
 
     db = Database(settings.database_url)
     senders: dict[str, PlatformSender] = dict(extra_senders or {})
@@ -80,6 +80,7 @@ def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[
     if mode == "demo":
         setup_devchat_routes(app, core)
     pages.setup_routes(app, core)
+    file_pages.setup_file_routes(app, core)
     app.router.add_get("/healthz", _health)
     return app
 

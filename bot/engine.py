@@ -62,7 +62,10 @@ class EngineError(Exception):
 
 class Engine:
     def __init__(self, core: "BotCore"):
+        from handlers.data import known_handlers
+
         self.core = core
+        known_handlers()  # load the step hooks now: some add chat (a step form's 填写 button)
 
     # ----- lookups -------------------------------------------------------------
     def spec(self, run: Run) -> WorkflowSpec:
@@ -134,8 +137,8 @@ class Engine:
                     depts = list(run.departments)
                 for dept in depts:
                     out += self._by_role(await directory.people_with_role(s, role, dept), role, dept)
-        if step.kind == "approve":  # nobody approves their own request
-            out = [x for x in out if x.userid != run.started_by]
+        if step.kind == "approve":
+            out = [x for x in out if not self.own_request(run, x.userid)]
         seen: set[tuple[str, str]] = set()
         unique = []
         for x in out:
@@ -143,6 +146,11 @@ class Engine:
                 seen.add((x.group, x.userid))
                 unique.append(x)
         return unique
+
+    @staticmethod
+    def own_request(run: Run, userid: str) -> bool:
+        """Nobody approves their own request; a run 教务处 starts for its own work is not one."""
+        return userid == run.started_by and run.started_by != run.owner_userid
 
     @staticmethod
     def _by_role(people: list[Person], role: str, dept: str) -> list[Assignment]:
@@ -204,9 +212,15 @@ class Engine:
         starter = await s.get(Person, run.started_by)
         spec = self.spec(run)
         history = await self.approvals(s, run)
-        return dict(run=run, spec=spec, step=step, task=task, starter=starter, history=history,
-                    summary=run.data.get("summary", []), upload_url=self.upload_url(task) if task else "",
-                    record_url=self.record_url(run))
+        values = dict(run=run, spec=spec, step=step, task=task, starter=starter, history=history,
+                      summary=run.data.get("summary", []), upload_url=self.upload_url(task) if task else "",
+                      record_url=self.record_url(run))
+        from handlers.data import step_handler
+
+        hook = step_handler(step.handler)
+        if hook is not None and task is not None:
+            values.update(await hook.card_values(self, s, run, step, task))
+        return values
 
     def upload_url(self, task: Task) -> str:
         from bot.links import signed_task_link
@@ -272,7 +286,7 @@ class Engine:
             return Decision("bad_action", task, run)
         if task.assignee != actor.userid:
             return Decision("forbidden", task, run)
-        if task.kind == "approve" and run.started_by == actor.userid:
+        if task.kind == "approve" and self.own_request(run, actor.userid):
             return Decision("own_request", task, run)
         if run.status != "open" or task.status != "open":
             return Decision("stale", task, run)
@@ -297,8 +311,13 @@ class Engine:
             return Decision("stale", task, run)
         await s.refresh(task)
         await self.audit(s, run, task, actor.userid, action, payload.get("reason", ""))
+        from handlers.data import step_handler
+
+        step = self.steps(run)[task.step_index]
+        hook = step_handler(step.handler)
+        if hook is not None and new_status != "rejected":
+            await hook.on_task_done(self, s, run, step, task)
         if new_status == "rejected":
-            step = self.steps(run)[task.step_index]
             await self._finish(s, run, "rejected", payload.get("reason", ""))
             await self._tell_starter(s, run, "run/rejected_starter.j2", step=step, actor=actor,
                                      reason=payload.get("reason", ""), force=True)
@@ -343,6 +362,11 @@ class Engine:
         await s.execute(update(Task).where(Task.run_id == run.id, Task.step_index == run.step_index,
                                            Task.status == "open").values(status="skipped", acted_by=actor.userid))
         await self.audit(s, run, None, actor.userid, "skip", f"{step.title}：{reason}")
+        from handlers.data import step_handler
+
+        hook = step_handler(step.handler)
+        if hook is not None:  # a skipped step is over too: 教务处 still gets what came in
+            await hook.on_complete(self, s, run, step)
         await self._activate(s, run, run.step_index + 1)
         return step
 

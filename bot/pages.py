@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from urllib.parse import unquote
 
 from aiohttp import web
 from sqlalchemy import select
@@ -37,7 +38,8 @@ def setup_routes(app: web.Application, core: BotCore) -> None:
             part = await reader.next()
         if part is None or not part.filename:
             return await _render_upload(core, task, run, person, request.query_string, problems=["请选择一个文件再提交"])
-        name = Path(part.filename).name
+        # Browsers send UTF-8 names as-is; some clients percent-encode them.
+        name = Path(unquote(part.filename)).name
         folder = Path(core.settings.data_dir) / "files" / "uploads" / str(run.id)
         folder.mkdir(parents=True, exist_ok=True)
         dest = folder / f"{uuid.uuid4().hex[:8]}_{name}"
@@ -53,7 +55,8 @@ def setup_routes(app: web.Application, core: BotCore) -> None:
         async with core.db.session() as s:
             task = await s.get(Task, task.id)
             run = await s.get(Run, run.id)
-            if task.status != "open" or run.status != "open":
+            still_running = run.status == "open" and run.step_index == task.step_index
+            if task.status not in ("open", "done") or not still_running:
                 outcome = None
             else:
                 outcome = await accept_file(core.engine, s, task, run, person, str(dest), name,
@@ -140,9 +143,11 @@ async def _run_from_link(request: web.Request, core: BotCore, kind_id: str | Non
 async def _render_upload(core: BotCore, task: Task, run: Run, person: Person, query: str,
                          problems: list[str] | None = None, accepted: bool = False) -> web.Response:
     async with core.db.session() as s:
-        files = (await s.execute(select(StoredFile).where(StoredFile.run_id == run.id, StoredFile.step_id == task.step_id,
-                                                          StoredFile.department == task.department)
-                                 .order_by(StoredFile.id.desc()))).scalars().all()
+        q = select(StoredFile).where(StoredFile.run_id == run.id, StoredFile.step_id == task.step_id)
+        # A 系部's office shares its uploads; an individual duty shows only that person's.
+        q = q.where(StoredFile.department == task.department) if task.group == task.department \
+            else q.where(StoredFile.userid == task.assignee)
+        files = (await s.execute(q.order_by(StoredFile.id.desc()))).scalars().all()
     step = core.engine.steps(run)[task.step_index]
     html = core.renderer.page("pages/upload.html", run=run, task=task, step=step, person=person, files=files,
                               problems=problems or [], accepted=accepted, action=f"/upload/{task.id}?{query}",

@@ -56,5 +56,8 @@ async def accept_file(engine, s: AsyncSession, task: Task, run: Run, person: Per
         return UploadOutcome(False, problems)
     s.add(stored)
     await s.flush()
+    if task.status != "open":  # a corrected file while the step is still running: kept beside the first
+        await engine.audit(s, run, task, person.userid, "resubmit", filename)
+        return UploadOutcome(True, [], stored, False)
     decision = await engine.act(s, task.id, person, "done", {"file_id": stored.id, "filename": filename})
     return UploadOutcome(True, [], stored, decision.outcome == "ok")

@@ -84,3 +84,16 @@ def card_text(card: dict) -> str:
              card.get("sub_title_text", "")]
     parts += [f"{h.get('keyname', '')}:{h.get('value', '')}" for h in card.get("horizontal_content_list", [])]
     return "\n".join(parts)
+
+
+def card_url(card: dict) -> str:
+    """The link a card opens (upload page, record)."""
+    return (card.get("card_action") or {}).get("url", "")
+
+
+def local_path(url: str) -> str:
+    """A card link made relative, for the test client."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.path + ("?" + parts.query if parts.query else "")

@@ -25,6 +25,14 @@ class StepHook:
     async def on_complete(self, engine: "Engine", s: AsyncSession, run: Run, step: Step) -> None:
         return None
 
+    async def on_task_done(self, engine: "Engine", s: AsyncSession, run: Run, step: Step, task: Task) -> None:
+        """One person's decision was applied (``task.result`` holds the action and any reason)."""
+        return None
+
+    async def card_values(self, engine: "Engine", s: AsyncSession, run: Run, step: Step, task: Task) -> dict:
+        """Extra values for this task's card template (e.g. the lines this teacher checks)."""
+        return {}
+
     def check_upload(self, step: Step, stored: StoredFile, path: str) -> list[str]:
         """Problems with an uploaded file, each a sentence a secretary can act on."""
         return []
@@ -53,4 +61,4 @@ def known_handlers() -> set[str]:
 
 
 def _load() -> None:
-    from handlers.data import adjust_record, spreadsheets  # noqa: F401  (registration)
+    from handlers.data import adjust_record, makeup, signup, spreadsheets, step_form, workload  # noqa: F401

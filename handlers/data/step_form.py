@@ -1,0 +1,60 @@
+"""Form steps: a step with ``kind: form`` names a registered form in ``form:``; its
+card carries a 填写 button (``fill:<task id>``) that starts that form in chat.
+
+A step form's first question is the task it is for (filled in from the button),
+so the conversation row alone carries everything — a restart mid-form resumes.
+``submit`` closes the task with the answers as its result.
+"""
+from __future__ import annotations
+
+from bot.context import Context
+from bot.router import router
+from handlers.forms import FORMS, Question, start_form
+from handlers.workflows import OUTCOME_TEMPLATES
+
+TASK = "task"
+
+
+async def _keep_task(ctx: Context, text: str, answers: dict) -> dict:
+    """The task comes from the card and cannot be changed here (修改 shows it and moves on)."""
+    return answers[TASK]
+
+
+def task_question() -> Question:
+    return Question(TASK, "事项", _keep_task)
+
+
+@router.button("fill")
+async def on_fill(ctx: Context, parts: list[str]) -> None:
+    if len(parts) != 1 or not parts[0].isdigit():
+        await ctx.reply("errors/already_done.j2", run=None)
+        return
+    engine = ctx.core.engine
+    decision = await engine.check(ctx.session, int(parts[0]), ctx.person, "done")
+    if decision.outcome != "ok":
+        await ctx.reply(OUTCOME_TEMPLATES[decision.outcome], run=decision.run)
+        return
+    task, run = decision.task, decision.run
+    step = engine.steps(run)[task.step_index]
+    if step.form not in FORMS:
+        await ctx.reply("data/form_missing.j2", run=run, step=step)
+        return
+    await start_form(ctx, step.form, {TASK: {
+        "id": task.id, "title": run.title, "record_no": run.record_no, "step": step.title,
+        "card": ctx.event.card_task_id, "code": ctx.event.response_code,
+    }})
+
+
+async def submit(ctx: Context, answers: dict, result: dict) -> bool:
+    """Close the form's task with ``result``; tells the person either way."""
+    task_ref = answers[TASK]
+    engine = ctx.core.engine
+    decision = await engine.act(ctx.session, task_ref["id"], ctx.person, "done", result)
+    if decision.outcome != "ok":
+        await ctx.reply(OUTCOME_TEMPLATES[decision.outcome], run=decision.run)
+        return False
+    if task_ref.get("card") or task_ref.get("code"):
+        await ctx.send_to([ctx.userid], engine.card_update(task_ref.get("card", ""), task_ref.get("code", ""), "done"),
+                          platform=ctx.event.platform)
+    await ctx.reply("task/acted.j2", action="done", run=decision.run, task=decision.task)
+    return True

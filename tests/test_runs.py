@@ -1,0 +1,246 @@
+"""Runs of the handbook workflows over the WeCom callback: each kind of step,
+a 系部 missing at the join, 催办, 转派, 跳过, a restart mid-run, several runs of
+one workflow at once — and every one of the 45 workflows (every flow of those
+with branches) walked from 启动 to 已全部办结 by acting on each card as its
+assignee would."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select
+
+from handlers.data import step_handler
+from handlers.registry import default_specs
+from models import AuditEntry, Run
+from tests.harness import card_text
+from tests.test_data_steps import (
+    JPEG, OFFICE, SECRETARIES, card_for, card_url, finish_office_tasks, run_of, tasks_of, upload, xlsx,
+)
+
+# ----- walking a run the way its people would ------------------------------------------------------
+SAMPLE = {
+    "学号": "2024001", "姓名": "张三", "班级": "机电2401", "异常类型": "休学", "说明": "因病休学", "工号": "sunlt",
+    "课程": "电工基础", "课时": 16, "请假课时": 0, "晚自习课时": 4, "选修课课时": 2, "参评班级": "机电2401",
+    "完成比率": "95%", "系部": "机电工程系", "科目": "高等数学",
+}
+FORM_ANSWERS = {"exam_signup_count": ["40", "40", "确认"]}
+# Who starts a flow when 教务处 cannot: flows about one 系部's own request.
+STARTERS = {("1.4", "main"): "sunlt", ("2.11", "fault"): "linms", ("2.11", "temp_use"): "linms"}
+
+
+def valid_file(step, task) -> tuple[bytes, str]:
+    """A file the step accepts: its spreadsheet with every column filled, else a document or photo."""
+    columns = list(step.columns or [])
+    if task.kind == "upload" and step.kind != "upload":  # 教务处's list in a list-check step
+        columns = list(step_handler(step.handler).columns)
+    if columns:
+        return xlsx(columns, [SAMPLE.get(c, "示例") for c in columns]), "表格.xlsx"
+    accept = step.accept or ["pdf"]
+    if "pdf" in accept:
+        return b"%PDF-1.4\n% sample\n", "材料.pdf"
+    if "image" in accept:
+        return JPEG, "照片.jpg"
+    if "xlsx" in accept:
+        return xlsx(["内容"], ["示例"]), "材料.xlsx"
+    return b"PK\x03\x04 sample document", "材料.docx"
+
+
+async def act_on(w, run: Run, task) -> bool:
+    """Do what the task's card asks; False when the person has no card to act on yet."""
+    step = w.core.engine.steps(run)[task.step_index]
+    try:
+        card = card_for(w, task.assignee, task.id)
+    except AssertionError:
+        return False
+    buttons = [b["text"] for b in card.get("button_list", [])]
+    if not buttons:
+        data, name = valid_file(step, task)
+        status, html = await upload(w, card_url(card), data, name)
+        assert status == 200, (run.code, step.id, html)
+    elif buttons[0] == "填写":
+        await w.click(task.assignee, card, "填写")
+        for answer in FORM_ANSWERS[step.form]:
+            await w.say(task.assignee, answer)
+    else:
+        await w.click(task.assignee, card, buttons[0])  # the positive button comes first
+    return True
+
+
+async def walk(w, run: Run, *, limit: int = 60) -> Run:
+    for _ in range(limit):
+        run = await run_of_id(w, run.id)
+        if run.status != "open":
+            return run
+        acted = False
+        for task in await tasks_of(w, run.id, status="open"):
+            acted = await act_on(w, run, task) or acted
+        assert acted, f"{run.code} {run.flow_id}: nobody can act at step {run.step_index + 1}"
+    raise AssertionError(f"{run.code} did not finish")
+
+
+async def run_of_id(w, run_id: int) -> Run:
+    async with w.core.db.session() as s:
+        return await s.get(Run, run_id)
+
+
+def all_flows():
+    return [pytest.param(code, flow.id, id=f"{code}-{flow.id}")
+            for code, spec in default_specs().items() for flow in spec.all_flows()]
+
+
+@pytest.mark.parametrize("code,flow_id", all_flows())
+async def test_every_workflow_walks_to_its_end(wecom, code, flow_id):
+    w = wecom
+    spec = w.core.specs[code]
+    starter = STARTERS.get((code, flow_id), OFFICE)
+    if spec.start_form == "adjust_class":
+        from tests.test_adjust_class import fill_form
+
+        await fill_form(w, starter)
+        await w.say(starter, "确认")
+    else:
+        flow = spec.flow(flow_id)
+        await w.say(starter, f"启动 {code} {flow.name}" if spec.flows else f"启动 {code}")
+    run = await run_of(w, code)
+    assert run is not None and run.flow_id == flow_id, w.last_text(starter)
+    run = await walk(w, run)
+    assert run.status == "done"
+    assert any("已全部办结" in t for t in w.texts(starter))
+    async with w.core.db.session() as s:
+        actions = set((await s.execute(select(AuditEntry.action).where(AuditEntry.run_id == run.id))).scalars())
+    assert "no_assignee" not in actions and "skip" not in actions, [t for t in w.texts(OFFICE) if "找不到办理人" in t]
+
+
+# ----- each kind of step, scripted ---------------------------------------------------------------
+async def test_notice_upload_approve_task_and_reject(wecom):
+    """2.14 学生专业技能大赛: 通知 → 每个系部上传 → 教务处审批 → 系部办理 → 教务处驳回."""
+    w = wecom
+    await w.say(OFFICE, "启动 2.14")
+    assert "已启动：学生专业技能大赛" in w.last_text(OFFICE)
+    for secretary in SECRETARIES.values():  # the notice needs no action: it arrives as a message
+        assert any("通知：学生专业技能大赛" in t and "公布各类技能竞赛信息" in t for t in w.texts(secretary))
+    card = w.last_card("linms")
+    assert "请上传" in card["main_title"]["title"] and not card.get("button_list")
+    status, html = await upload(w, card_url(card), xlsx(["项目"], ["数控车"]), "申报.xlsx")
+    assert status == 422 and "不支持 .xlsx 文件" in html
+    await w.image("linms", JPEG)  # this step takes documents only: the person is sent to the page
+    assert "/upload/" in w.last_text("linms")
+    for secretary in SECRETARIES.values():
+        status, _ = await upload(w, card_url(w.last_card(secretary)), b"%PDF-1.4\n%x\n", "申报书.pdf")
+        assert status == 200
+    approve = w.last_card(OFFICE)
+    assert "待审批" in approve["main_title"]["title"]
+    assert [b["text"] for b in approve["button_list"]] == ["同意", "驳回"]
+    await w.click(OFFICE, approve, "同意")
+    assert w.fake.card_updates[-1]["button"]["replace_name"] == "已同意"
+    for secretary in SECRETARIES.values():
+        task_card = w.last_card(secretary)
+        assert "选拔参赛学生" in card_text(task_card)
+        await w.click(secretary, task_card, "已完成")
+    final = w.last_card(OFFICE)
+    await w.click(OFFICE, final, "驳回")
+    await w.say(OFFICE, "获奖证书复印件不全")
+    run = await run_of(w, "2.14")
+    assert run.status == "rejected"
+    assert any("获奖证书复印件不全" in t for t in w.texts(OFFICE))
+
+
+async def test_confirm_step(wecom):
+    """3.12 教学计划审核: three notices, then each 系部 confirms it has checked the plan."""
+    w = wecom
+    await w.say(OFFICE, "启动 3.12")
+    card = w.last_card("guoyan")
+    assert "请确认" in card["main_title"]["title"] and [b["text"] for b in card["button_list"]] == ["确认"]
+    await w.click("guoyan", card, "确认")
+    assert "已确认" in w.last_text("guoyan")
+    assert w.fake.card_updates[-1]["button"]["replace_name"] == "已确认"
+    assert (await run_of(w, "3.12")).step_index == 3  # waits for the other two 系部
+
+
+# ----- people behind, 催办, 转派, 跳过 ------------------------------------------------------------------
+async def test_missing_department_remind_reassign_skip(wecom):
+    w = wecom
+    await w.say(OFFICE, "启动 4.7")
+    run = await run_of(w, "4.7")
+    await finish_office_tasks(w, run)
+    await w.click("linms", w.last_card("linms"), "已完成")
+
+    await w.say(OFFICE, "进度 4.7")
+    progress = w.last_text(OFFICE)
+    assert "2. 召开学习委员业务培训会【进行中】" in progress
+    assert "机电工程系：已完成" in progress
+    assert "信息工程系：未完成（郭燕）" in progress and "经济管理系：未完成（蔡琴华）" in progress
+    assert (await run_of(w, "4.7")).step_index == 1  # the step waits for them
+
+    mark = w.mark()
+    await w.say(OFFICE, "催办 4.7")
+    again = [m for m in w.since(mark) if m["card"]]
+    assert {m["userid"] for m in again} == {"guoyan", "caiqh"}
+    assert all("【催办】" in m["card"]["main_title"]["title"] for m in again)
+    assert "郭燕" in w.last_text(OFFICE) and "蔡琴华" in w.last_text(OFFICE)
+
+    stale = w.last_card("guoyan")
+    guoyan_task = next(t for t in await tasks_of(w, run.id, status="open") if t.assignee == "guoyan")
+    await w.say(OFFICE, f"转派 {guoyan_task.id} 冯凯 郭燕请假")
+    assert "转派给 冯凯" in w.last_text(OFFICE)
+    await w.click("guoyan", stale, "已完成", create_time=int(time.time()) + 5)
+    assert "不由您处理" in w.last_text("guoyan")
+    await w.click("fengkai", w.last_card("fengkai"), "已完成")
+    assert (await run_of(w, "4.7")).step_index == 1  # 经济管理系 still behind
+
+    caiqh_card = w.last_card("caiqh")
+    await w.say(OFFICE, "跳过 4.7 经济管理系已线下召开")
+    assert "已跳过" in w.last_text(OFFICE) and "经济管理系已线下召开" in w.last_text(OFFICE)
+    assert (await run_of(w, "4.7")).step_index == 2
+    await w.click("caiqh", caiqh_card, "已完成", create_time=int(time.time()) + 7)
+    assert "已处理" in w.last_text("caiqh")
+    async with w.core.db.session() as s:
+        audit = {(a.action, a.actor): a.detail for a in
+                 (await s.execute(select(AuditEntry).where(AuditEntry.run_id == run.id))).scalars()}
+    assert "郭燕请假" in audit[("reassign", OFFICE)] and "冯凯" in audit[("reassign", OFFICE)]
+    assert "经济管理系已线下召开" in audit[("skip", OFFICE)]
+    assert audit[("remind", OFFICE)] == "2"
+
+
+# ----- restart, several runs ----------------------------------------------------------------------------
+async def test_restart_mid_run_continues(wecom, wecom_settings, aiohttp_client):
+    from bot.app import CORE, create_app
+    from tests.harness import WeComHarness
+
+    w = wecom
+    await w.say(OFFICE, "启动 4.7")
+    run = await run_of(w, "4.7")
+    await finish_office_tasks(w, run)
+    await w.click("linms", w.last_card("linms"), "已完成")
+
+    app2 = create_app(wecom_settings, "serve", start_workers=False)  # a new process, the same database
+    w2 = WeComHarness(await aiohttp_client(app2), app2[CORE], w.fake)
+    await w2.click("guoyan", w.last_card("guoyan"), "已完成")  # cards sent before the restart still work
+    await w2.click("caiqh", w.last_card("caiqh"), "已完成")
+    assert (await run_of(w2, "4.7")).step_index == 2
+    run = await walk(w2, run)
+    assert run.status == "done"
+    assert any("已全部办结" in t for t in w2.texts(OFFICE))
+
+
+async def test_several_runs_of_one_workflow(wecom):
+    w = wecom
+    await w.say(OFFICE, "启动 4.7")
+    await w.say(OFFICE, "启动 4.7")
+    async with w.core.db.session() as s:
+        first, second = (await s.execute(select(Run).where(Run.code == "4.7").order_by(Run.id))).scalars().all()
+    assert first.record_no != second.record_no
+    await finish_office_tasks(w, second)
+    assert (await run_of_id(w, second.id)).step_index == 1
+    assert (await run_of_id(w, first.id)).step_index == 0
+    assert len([c for c in w.cards("linms") if "学期评教" in c["main_title"]["title"]]) == 1
+
+    await w.say(OFFICE, "进度 4.7")
+    shown = [t for t in w.texts(OFFICE) if t.startswith("【进度】")]
+    assert any(first.record_no in t for t in shown) and any(second.record_no in t for t in shown)
+
+    await finish_office_tasks(w, first)
+    assert len([c for c in w.cards("linms") if "学期评教" in c["main_title"]["title"]]) == 2
+    for run in (first, second):
+        assert (await walk(w, run)).status == "done"
