@@ -31,7 +31,6 @@ ACTIONS = {
     "form": {"done": "done"},
     "notice": {},
 }
-REPLACE_NAMES = {"approve": "已同意", "reject": "已驳回", "confirm": "已确认", "dispute": "已反馈", "done": "已完成"}
 CLOSED = ("done", "skipped")
 
 Outcome = Literal["ok", "stale", "forbidden", "missing", "own_request", "bad_action"]
@@ -394,33 +393,33 @@ class Engine:
                 for t in rows]
 
     async def progress(self, s: AsyncSession, run: Run) -> list[dict]:
-        """Every step with each group's state: 已完成 / 未完成 / 逾期."""
+        """Every step with each group's state (done / open / overdue / rejected) and open task ids."""
         tasks = (await s.execute(select(Task).where(Task.run_id == run.id).order_by(Task.id))).scalars().all()
         who = await directory.names(s, [t.assignee for t in tasks])
         now = self.core.clock()
         out = []
         for i, step in enumerate(self.steps(run)):
-            mine = [t for t in tasks if t.step_index == i]
             groups: dict[str, dict] = {}
-            for t in mine:
-                g = groups.setdefault(t.group, {"label": t.department or t.group, "people": [], "state": "未完成"})
-                if t.group.endswith("/" + t.assignee):
-                    g["label"] = f"{t.department} {who.get(t.assignee, t.assignee)}"
+            for t in (t for t in tasks if t.step_index == i):
+                g = groups.setdefault(t.group, {"department": t.department or t.group, "person": "",
+                                                "people": [], "state": "open", "open_ids": []})
+                if t.group.endswith("/" + t.assignee):  # an individual duty: show the person
+                    g["person"] = who.get(t.assignee, t.assignee)
                 g["people"].append(who.get(t.assignee, t.assignee))
                 if t.status in CLOSED:
-                    g["state"] = "已完成"
+                    g["state"] = "done"
                 elif t.status == "rejected":
-                    g["state"] = "已驳回"
-                elif t.status == "open" and t.due_at and t.due_at < now and g["state"] != "已完成":
-                    g["state"] = "逾期"
+                    g["state"] = "rejected"
+                elif t.status == "open":
+                    g["open_ids"].append(t.id)
+                    if t.due_at and t.due_at < now and g["state"] == "open":
+                        g["state"] = "overdue"
             if i < run.step_index or (i == run.step_index and run.status == "done"):
-                state = "已完成"
-            elif i == run.step_index and run.status == "open":
-                state = "进行中"
+                state = "done"
             elif i == run.step_index:
-                state = {"rejected": "已驳回", "cancelled": "已撤回"}.get(run.status, run.status)
+                state = "active" if run.status == "open" else run.status  # rejected | cancelled
             else:
-                state = "未开始"
+                state = "pending"
             out.append(dict(index=i + 1, step=step, state=state, groups=list(groups.values())))
         return out
 
@@ -449,4 +448,4 @@ class Engine:
 
     def card_update(self, task_card_id: str, response_code: str, action: str) -> OutboundMessage:
         return OutboundMessage(kind="card_update", card_task_id=task_card_id, response_code=response_code,
-                               replace_name=REPLACE_NAMES.get(action, "已处理"))
+                               replace_name=self.core.renderer.text("task/replace_name.j2", action=action))

@@ -107,3 +107,20 @@ async def test_too_big_is_refused(wecom):
     url = card_url(w.last_card("zhoujs"))
     status, html = await upload(w, url, "大文件.pdf", b"%PDF" + b"\x00" * (21 * 1024 * 1024))
     assert status == 422 and "文件太大" in html
+
+
+async def test_progress_shows_who_is_behind_with_task_numbers(wecom):
+    w = wecom
+    await start_registration(w)
+    await w.image("huangfd", PNG, "签字页.png")
+    await w.say(OFFICE, "进度 1.1")
+    text = w.last_text(OFFICE)
+    assert "3. 下发审核名单到班级逐一审核" in text and "【进行中】" in text
+    assert "✅ 机电工程系 黄福东：已完成" in text
+    async with w.core.db.session() as s:
+        task = (await s.execute(select(Task).where(Task.assignee == "zhoujs", Task.status == "open"))).scalar_one()
+    assert f"⬜ 机电工程系 周建森：未完成（周建森） 任务号 {task.id}" in text
+    # 转派 by that number: the new counselor gets the card, and it is audited
+    await w.say(OFFICE, f"转派 {task.id} 黄福东 周老师请假")
+    assert "转派给 黄福东" in w.last_text(OFFICE)
+    assert "请上传" in w.last_card("huangfd")["main_title"]["title"]
