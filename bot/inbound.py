@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.events import Event
+from bot.loop import PollingLoop
 from models import Inbound, UserLease, utcnow
 
 if TYPE_CHECKING:
@@ -40,46 +41,25 @@ async def store(core: "BotCore", event: Event) -> bool:
     return True
 
 
-class InboundWorker:
+class InboundWorker(PollingLoop):
+    loop_name = "inbound-worker"
+
     def __init__(self, core: "BotCore", clock: Callable[[], datetime] = utcnow):
         self.core = core
         self.clock = clock
+        super().__init__()
         self.holder = uuid.uuid4().hex[:12]
-        self.wakeup = asyncio.Event()
         self.active: dict[str, asyncio.Task] = {}
-        self._task: asyncio.Task | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="inbound-worker")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await super().stop()
         for t in list(self.active.values()):
             t.cancel()
         await asyncio.gather(*self.active.values(), return_exceptions=True)
         self.active.clear()
 
-    def poke(self) -> None:
-        self.wakeup.set()
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.schedule_pending()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("inbound scheduling failed")
-            self.wakeup.clear()
-            try:
-                await asyncio.wait_for(self.wakeup.wait(), timeout=1.0)
-            except asyncio.TimeoutError:
-                pass
+    async def run_round(self) -> None:
+        await self.schedule_pending()
 
     async def schedule_pending(self) -> None:
         async with self.core.db.session() as s:

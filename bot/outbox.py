@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import Database
+from bot.loop import PollingLoop
 from bot.outbound import OutboundMessage
 from bot.platforms.base import PermanentSendError, PlatformSender, TransientSendError
 from models import OutboxMessage, OutboxRecipient, utcnow
@@ -48,8 +49,10 @@ def backoff(attempts: int, base: float = 2.0, cap: float = 600.0) -> timedelta:
     return timedelta(seconds=min(cap, base * (2 ** attempts)) * (0.75 + random.random() / 2))
 
 
-class OutboxDrainer:
+class OutboxDrainer(PollingLoop):
     """Sends what is due. Several processes may drain the same table: claims are compare-and-set."""
+
+    loop_name = "outbox-drainer"
 
     def __init__(self, db: Database, senders: dict[str, PlatformSender],
                  clock: Callable[[], datetime] = utcnow, backoff_base: float = 2.0):
@@ -57,40 +60,13 @@ class OutboxDrainer:
         self.senders = senders
         self.clock = clock
         self.backoff_base = backoff_base
+        super().__init__()
         self.worker_id = uuid.uuid4().hex[:12]
-        self.wakeup = asyncio.Event()
-        self._task: asyncio.Task | None = None
         self._last_release: datetime | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="outbox-drainer")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    def poke(self) -> None:
-        self.wakeup.set()
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                while await self.drain_once():
-                    pass
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # keep draining whatever one bad batch did
-                log.exception("outbox drain failed")
-            self.wakeup.clear()
-            try:
-                await asyncio.wait_for(self.wakeup.wait(), timeout=1.0)
-            except asyncio.TimeoutError:
-                pass
+    async def run_round(self) -> None:
+        while await self.drain_once():
+            pass
 
     async def drain_until_idle(self, max_rounds: int = 1000) -> None:
         """Tests and the CLI: send everything due now."""
