@@ -39,13 +39,14 @@ def signed_run_link(settings: Settings, kind: str, run_id: int, now: float | Non
 
 def verify(settings: Settings, kind: str, obj_id: int, userid: str, exp: str, sig: str,
            now: float | None = None) -> str | None:
-    """None when valid; otherwise why not (shown to the person)."""
+    """None when valid; otherwise why not: ``incomplete``, ``invalid`` or ``expired``
+    (a page shows it with the ``link_refused`` macro in messages/pages/texts.j2)."""
     try:
         exp_i = int(exp)
     except (TypeError, ValueError):
-        return "链接不完整"
+        return "incomplete"
     if not hmac.compare_digest(_sign(settings, kind, obj_id, userid, exp_i), sig or ""):
-        return "链接无效"
+        return "invalid"
     if exp_i < (now or time.time()):
-        return "链接已过期"
+        return "expired"
     return None

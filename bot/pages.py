@@ -1,5 +1,8 @@
 """Pages opened from cards: the upload page (WeCom delivers no files to an app)
-and the printable 调停课记录表 with its xlsx. Links are signed and expire."""
+and the printable 调停课记录表 with its xlsx. Links are signed and expire.
+
+A page's title and text when it cannot be shown are macro pairs in
+``messages/pages/texts.j2`` (``<name>_title`` / ``<name>_text``)."""
 from __future__ import annotations
 
 import uuid
@@ -11,9 +14,13 @@ from sqlalchemy import select
 
 from bot.core import BotCore
 from bot.links import verify
+from handlers.data import step_handler
 from handlers.data.adjust_record import record_rows
 from handlers.files import MAX_BYTES, accept_file, allowed_extensions
+from handlers.problems import Problem, render_problems
 from models import Person, Run, StoredFile, Task
+
+TEXTS = "pages/texts.j2"
 
 
 def setup_routes(app: web.Application, core: BotCore) -> None:
@@ -32,12 +39,13 @@ def setup_routes(app: web.Application, core: BotCore) -> None:
         try:
             reader = await request.multipart()
         except Exception:
-            return await _render_upload(core, task, run, person, request.query_string, problems=["请选择一个文件再提交"])
-        part = await reader.next()
+            reader = None
+        part = await reader.next() if reader is not None else None
         while part is not None and part.name != "file":
             part = await reader.next()
         if part is None or not part.filename:
-            return await _render_upload(core, task, run, person, request.query_string, problems=["请选择一个文件再提交"])
+            return await _render_upload(core, task, run, person, request.query_string,
+                                        problems=render_problems(core.renderer, [Problem("no_file")]))
         # Browsers send UTF-8 names as-is; some clients percent-encode them.
         name = Path(unquote(part.filename)).name
         folder = Path(core.settings.data_dir) / "files" / "uploads" / str(run.id)
@@ -70,9 +78,7 @@ def setup_routes(app: web.Application, core: BotCore) -> None:
                     await outbox.enqueue(s, core.default_platform, [person.userid], msg)
         core.after_commit()
         if outcome is None:
-            return web.Response(text=core.renderer.page("pages/message.html", title="无需上传",
-                                                        text="这项任务已经办结或已撤回，无需再上传。"),
-                                content_type="text/html")
+            return _message(core, "upload_closed", 200)
         return await _render_upload(core, task, run, person, request.query_string,
                                     problems=outcome.problems, accepted=outcome.accepted)
 
@@ -82,7 +88,8 @@ def setup_routes(app: web.Application, core: BotCore) -> None:
             return run
         async with core.db.session() as s:
             approvals = await core.engine.approvals(s, run)
-        return web.Response(text=core.renderer.page("pages/record.html", run=run, rows=record_rows(run, approvals),
+        rows = record_rows(core.renderer, run, approvals)
+        return web.Response(text=core.renderer.page("pages/record.html", run=run, rows=rows,
                                                     xlsx_url=f"/record/{run.id}.xlsx?{request.query_string}"),
                             content_type="text/html")
 
@@ -94,7 +101,7 @@ def setup_routes(app: web.Application, core: BotCore) -> None:
             f = (await s.execute(select(StoredFile).where(StoredFile.run_id == run.id, StoredFile.userid == "system")
                                  .order_by(StoredFile.id.desc()).limit(1))).scalar_one_or_none()
         if f is None or not Path(f.path).exists():
-            return _message(core, "记录表尚未生成", "审批完成、教务处调整课表后才会生成记录表。", 404)
+            return _message(core, "record_not_ready", 404)
         return web.FileResponse(f.path, headers={"Content-Disposition": f'attachment; filename="{run.record_no}.xlsx"'})
 
     app.router.add_get("/upload/{task_id}", upload_form)
@@ -103,7 +110,9 @@ def setup_routes(app: web.Application, core: BotCore) -> None:
     app.router.add_get("/record/{run_id}", record_page)
 
 
-def _message(core: BotCore, title: str, text: str, status: int) -> web.Response:
+def _message(core: BotCore, name: str, status: int, **values) -> web.Response:
+    title = core.renderer.macro(TEXTS, f"{name}_title", **values)
+    text = core.renderer.macro(TEXTS, f"{name}_text", **values)
     return web.Response(text=core.renderer.page("pages/message.html", title=title, text=text),
                         content_type="text/html", status=status)
 
@@ -111,32 +120,32 @@ def _message(core: BotCore, title: str, text: str, status: int) -> web.Response:
 async def _task_from_link(request: web.Request, core: BotCore):
     raw = request.match_info["task_id"]
     if not raw.isdigit():
-        return _message(core, "链接无效", "链接不完整，请从卡片重新打开。", 400)
+        return _message(core, "upload_bad", 400)
     q = request.query
     why = verify(core.settings, "upload", int(raw), q.get("u", ""), q.get("exp", ""), q.get("sig", ""))
     if why:
-        return _message(core, why, "请回到企业微信，从任务卡片重新打开上传页面。", 403)
+        return _message(core, "upload_refused", 403, why=why)
     async with core.db.session() as s:
         task = await s.get(Task, int(raw))
         run = await s.get(Run, task.run_id) if task else None
         person = await s.get(Person, q.get("u", ""))
     if task is None or run is None or person is None or task.assignee != person.userid:
-        return _message(core, "无需上传", "这项任务已转派他人或不存在。", 404)
+        return _message(core, "upload_not_yours", 404)
     return task, run, person
 
 
 async def _run_from_link(request: web.Request, core: BotCore, kind_id: str | None = None):
     raw = kind_id or request.match_info["run_id"]
     if not raw.isdigit():
-        return _message(core, "链接无效", "链接不完整。", 400)
+        return _message(core, "record_bad", 400)
     q = request.query
     why = verify(core.settings, "record", int(raw), "", q.get("exp", ""), q.get("sig", ""))
     if why:
-        return _message(core, why, "请从消息中重新打开记录表。", 403)
+        return _message(core, "record_refused", 403, why=why)
     async with core.db.session() as s:
         run = await s.get(Run, int(raw))
     if run is None:
-        return _message(core, "没有这条记录", "记录不存在。", 404)
+        return _message(core, "record_missing", 404)
     return run
 
 
@@ -149,8 +158,10 @@ async def _render_upload(core: BotCore, task: Task, run: Run, person: Person, qu
             else q.where(StoredFile.userid == task.assignee)
         files = (await s.execute(q.order_by(StoredFile.id.desc()))).scalars().all()
     step = core.engine.steps(run)[task.step_index]
+    hook = step_handler(step.handler)
     html = core.renderer.page("pages/upload.html", run=run, task=task, step=step, person=person, files=files,
                               problems=problems or [], accepted=accepted, action=f"/upload/{task.id}?{query}",
+                              allow_empty=hook is not None and hook.allow_empty_sheet,
                               accept=",".join(sorted(allowed_extensions(step.accept))),
                               max_mb=MAX_BYTES // (1024 * 1024))
     return web.Response(text=html, content_type="text/html", status=200 if not problems else 422)

@@ -1,4 +1,8 @@
-"""Accepting a file for an upload step: limits, the step's checks, history kept."""
+"""Accepting a file for an upload step: limits, the step's checks, history kept.
+
+The checks return :class:`~handlers.problems.Problem` s; they are rendered here,
+at the boundary, so ``UploadOutcome.problems`` holds the sentences people read.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.data import step_handler
+from handlers.problems import Problem, render_problems
 from handlers.sheets import check_columns
 from models import Person, Run, StoredFile, Task
 
@@ -20,7 +25,7 @@ EXTENSIONS = {
 @dataclass
 class UploadOutcome:
     accepted: bool
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # the Problems, rendered
     file: StoredFile | None = None
     step_closed: bool = False
 
@@ -35,25 +40,26 @@ async def accept_file(engine, s: AsyncSession, task: Task, run: Run, person: Per
                       size: int, content_type: str) -> UploadOutcome:
     step = engine.steps(run)[task.step_index]
     ext = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-    problems: list[str] = []
+    problems: list[Problem] = []
     if size <= 5:
-        problems.append("文件是空的，请重新选择")
+        problems.append(Problem("empty_file"))
     elif size > MAX_BYTES:
-        problems.append(f"文件太大（{size / 1024 / 1024:.1f} MB），请小于 20 MB")
+        problems.append(Problem("too_big", {"size": size, "limit_mb": MAX_BYTES // (1024 * 1024)}))
     allowed = allowed_extensions(step.accept)
     if ext not in allowed:
-        problems.append(f"不支持 {ext or '无扩展名'} 文件，请上传 {'、'.join(sorted(allowed))}")
-    if not problems and step.columns and ext in (".xlsx", ".csv"):
-        problems += check_columns(path, step.columns)
+        problems.append(Problem("bad_extension", {"ext": ext, "allowed": sorted(allowed)}))
     hook = step_handler(step.handler)
+    if not problems and step.columns and ext in (".xlsx", ".csv"):
+        problems += check_columns(path, step.columns, allow_empty=hook is not None and hook.allow_empty_sheet)
     stored = StoredFile(run_id=run.id, task_id=task.id, step_id=step.id, userid=person.userid,
                         department=task.department, filename=filename, path=path, size=size,
                         content_type=content_type, created_at=engine.core.clock())
     if not problems and hook is not None:
         problems += hook.check_upload(step, stored, path)
     if problems:
-        await engine.audit(s, run, task, person.userid, "upload_refused", "；".join(problems)[:500])
-        return UploadOutcome(False, problems)
+        said = render_problems(engine.core.renderer, problems)
+        await engine.audit(s, run, task, person.userid, "upload_refused", "；".join(said)[:500])
+        return UploadOutcome(False, said)
     s.add(stored)
     await s.flush()
     if task.status != "open":  # a corrected file while the step is still running: kept beside the first

@@ -1,8 +1,16 @@
-"""Spreadsheet checks for upload steps: required columns, row by row."""
+"""Spreadsheet checks for upload steps: required columns, row by row.
+
+Problems are :class:`~handlers.problems.Problem` s; their sentences are in
+``messages/upload/problems.j2``.
+"""
 from __future__ import annotations
 
 import csv
 from pathlib import Path
+
+from handlers.problems import Problem
+
+MAX_PROBLEMS = 20
 
 
 def read_table(path: str) -> list[list[str]]:
@@ -14,7 +22,7 @@ def read_table(path: str) -> list[list[str]]:
                 return list(csv.reader(raw.decode(enc).splitlines()))
             except UnicodeDecodeError:
                 continue
-        raise ValueError("无法识别编码")
+        raise ValueError(f"{p.name}: neither UTF-8 nor GB18030")
     from openpyxl import load_workbook
 
     wb = load_workbook(p, read_only=True, data_only=True)
@@ -25,30 +33,33 @@ def read_table(path: str) -> list[list[str]]:
         wb.close()
 
 
-def check_columns(path: str, columns: list[str]) -> list[str]:
-    """Problems a secretary can act on: the missing columns, then each row's empty cells."""
+def check_columns(path: str, columns: list[str], *, allow_empty: bool = False) -> list[Problem]:
+    """Problems a secretary can act on: the missing columns, then each row's empty cells.
+
+    ``allow_empty``: a sheet with only its header row is fine (it means "nothing to report").
+    """
     try:
         table = read_table(path)
     except Exception:
-        return ["无法读取表格，请确认是 Excel（.xlsx）文件且未加密"]
+        return [Problem("unreadable")]
     if not table:
-        return ["表格是空的"]
+        return [Problem("empty_table")]
     header = [h.strip() for h in table[0]]
     missing = [c for c in columns if c not in header]
     if missing:
-        return [f"缺少列：{'、'.join(missing)}（第 1 行应包含：{'、'.join(columns)}）"]
+        return [Problem("missing_columns", {"missing": missing, "columns": list(columns)})]
     idx = {c: header.index(c) for c in columns}
-    problems = []
+    problems: list[Problem] = []
     rows = [r for r in table[1:] if any(cell.strip() for cell in r)]
     if not rows:
-        return ["表格只有表头，没有数据行"]
+        return [] if allow_empty else [Problem("header_only")]
     for n, row in enumerate(table[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
         empty = [c for c, i in idx.items() if i >= len(row) or not row[i].strip()]
         if empty:
-            problems.append(f"第 {n} 行：{'、'.join(empty)} 为空")
-        if len(problems) >= 20:
-            problems.append("……（只列出前 20 处）")
+            problems.append(Problem("empty_cells", {"row": n, "columns": empty}))
+        if len(problems) >= MAX_PROBLEMS:
+            problems.append(Problem("more", {"limit": MAX_PROBLEMS}))
             break
     return problems

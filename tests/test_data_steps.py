@@ -381,3 +381,30 @@ def test_every_handler_and_form_named_in_a_spec_exists():
     steps = [step for spec in default_specs().values() for flow in spec.all_flows() for step in flow.steps]
     assert {s.handler for s in steps if s.handler} <= known_handlers()
     assert {s.form for s in steps if s.kind == "form"} <= set(FORMS)
+
+
+async def test_abnormal_students_header_only_sheet_means_none_in_that_department(wecom):
+    """1.1: a 系部 without abnormal students uploads the header row alone; it counts as 0 rows, not missing."""
+    w = wecom
+    await w.say(OFFICE, "启动 1.1")
+    run = await run_of(w, "1.1")
+    await finish_office_tasks(w, run)  # 拟定方案
+    await finish_office_tasks(w, run)  # 制作分班审核名单
+    for counselor in COUNSELORS:
+        await w.image(counselor, JPEG)
+
+    url = card_url(w.last_card("linms"))
+    page = await w.client.get(local(url))
+    assert "只有第一行表头的表格即可" in await page.text()
+    status, html = await upload(w, url, xlsx(ABNORMAL))
+    assert status == 200 and "已收到" in html and "只有表头" not in html
+    status, html = await upload(w, card_url(w.last_card("guoyan")), xlsx(ABNORMAL[:4]))  # still checked: columns
+    assert status == 422 and "缺少列：说明" in html
+    await upload(w, card_url(w.last_card("guoyan")), xlsx(ABNORMAL, ["2024101", "王五", "计网2401", "学籍异常", "身份证号错误"]))
+    await upload(w, card_url(w.last_card("caiqh")), xlsx(ABNORMAL, ["2024201", "赵六", "会计2401", "未报到", "未联系上"]))
+
+    merged = next(t for t in w.texts(OFFICE) if "/file/" in t)
+    assert "已收齐" in merged and "未上传" not in merged
+    assert "共 2 行" in merged and "机电工程系：0 行" in merged and "信息工程系：1 行" in merged
+    rows = await download(w, link_in(merged))
+    assert rows[0] == ["系部"] + ABNORMAL and sorted(r[0] for r in rows[1:]) == ["信息工程系", "经济管理系"]

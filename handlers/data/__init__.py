@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.problems import Problem
 from handlers.spec import Step
 from models import Run, StoredFile, Task
 
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
 
 class StepHook:
     """Override what a step needs; the defaults do nothing."""
+
+    # A spreadsheet with only its header row is accepted (it means "nothing to report"),
+    # instead of being refused as having no data rows.
+    allow_empty_sheet: bool = False
 
     async def on_activate(self, engine: "Engine", s: AsyncSession, run: Run, step: Step, tasks: list[Task]) -> None:
         return None
@@ -33,8 +38,8 @@ class StepHook:
         """Extra values for this task's card template (e.g. the lines this teacher checks)."""
         return {}
 
-    def check_upload(self, step: Step, stored: StoredFile, path: str) -> list[str]:
-        """Problems with an uploaded file, each a sentence a secretary can act on."""
+    def check_upload(self, step: Step, stored: StoredFile, path: str) -> list[Problem]:
+        """Problems with an uploaded file a secretary can act on (rendered where they are shown)."""
         return []
 
 

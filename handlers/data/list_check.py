@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.data import StepHook
 from handlers.data.office import parts, step_tasks, tell_office
 from handlers.data.tables import check_table, read_records
+from handlers.problems import Problem
 from handlers.spec import Step
 from models import OFFICE_DEPARTMENT, Person, Run, StoredFile, Task
 
@@ -61,8 +62,8 @@ class ListCheck(StepHook):
         await s.flush()
         await engine.send_task_card(s, run, step, upload)
 
-    def check_upload(self, step: Step, stored: StoredFile, path: str) -> list[str]:
-        return check_table(path, self.columns, numbers=self.number_columns)
+    def check_upload(self, step: Step, stored: StoredFile, path: str) -> list[Problem]:
+        return check_table(path, self.columns, numbers=self.number_columns, allow_empty=self.allow_empty_sheet)
 
     async def on_task_done(self, engine, s, run, step, task) -> None:
         if task.kind == "upload":

@@ -2,7 +2,8 @@
 own (columns checked row by row when it arrives); when the step is over, 教务处
 gets them merged, with a 系部 column, behind a signed download link.
 
-- 1.1 ``abnormal_students``: 异常信息学生名单; a 学号 may appear once per sheet.
+- 1.1 ``abnormal_students``: 异常信息学生名单; a 学号 may appear once per sheet, and a
+  sheet with only its header row means the 系部 has no abnormal students (0 rows).
 - 1.6 ``attendance_sheets``: 考勤统计表; every column ending in 课时 is a number.
 - 4.7 ``evaluation_completion``: 评教完成情况; 完成比率 is a percentage, and
   教务处 also gets each 系部's rate (the mean over its 参评班级).
@@ -12,6 +13,7 @@ from __future__ import annotations
 from handlers.data import StepHook, register
 from handlers.data.office import DEPARTMENT_COLUMN, merge_uploads, tell_office
 from handlers.data.tables import MAX_PROBLEMS, check_table, fmt_number, parse_percent, problem, read_records
+from handlers.problems import Problem
 from handlers.spec import Step
 from models import StoredFile
 
@@ -28,9 +30,9 @@ class MergedUpload(StepHook):
     def percent_columns(self, step: Step) -> tuple[str, ...]:
         return ()
 
-    def check_upload(self, step: Step, stored: StoredFile, path: str) -> list[str]:
+    def check_upload(self, step: Step, stored: StoredFile, path: str) -> list[Problem]:
         return check_table(path, step.columns or [], numbers=self.number_columns(step),
-                           percents=self.percent_columns(step))
+                           percents=self.percent_columns(step), allow_empty=self.allow_empty_sheet)
 
     async def on_complete(self, engine, s, run, step) -> None:
         merged = await merge_uploads(engine, s, run, step, engine.steps(run).index(step), step.columns or [])
@@ -40,8 +42,9 @@ class MergedUpload(StepHook):
 @register("abnormal_students")
 class AbnormalStudents(MergedUpload):
     KEY = "学号"
+    allow_empty_sheet = True  # 本系部无异常学生: the header row alone
 
-    def check_upload(self, step, stored, path) -> list[str]:
+    def check_upload(self, step, stored, path) -> list[Problem]:
         problems = super().check_upload(step, stored, path)
         if problems or self.KEY not in (step.columns or []):
             return problems

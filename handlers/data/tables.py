@@ -1,34 +1,28 @@
 """The spreadsheets data steps exchange with 教务处: rows by column, numbers, xlsx out.
 
-Problems are sentences from ``messages/data/problems.j2`` so a secretary reads
-the same wording on the upload page and in chat.
+Problems are :class:`~handlers.problems.Problem` s whose sentences are macros in
+``messages/data/problems.j2`` (cell checks) and ``messages/upload/problems.j2``
+(columns, empty cells), so a secretary reads the same wording on the upload page
+and in chat.
 """
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from bot.render import Renderer
-from handlers.sheets import check_columns, read_table
+from handlers.problems import DATA_PROBLEMS, Problem
+from handlers.sheets import MAX_PROBLEMS, check_columns, read_table
 
-PROBLEMS = "data/problems.j2"
-MAX_PROBLEMS = 20
 TABLE_EXTENSIONS = (".xlsx", ".csv")
 _NUMBER = re.compile(r"^\d+(\.\d+)?$")
 
 
-@lru_cache(maxsize=1)
-def _renderer() -> Renderer:
-    return Renderer()
-
-
-def problem(name: str, **values) -> str:
-    """One problem sentence (a macro in messages/data/problems.j2)."""
-    return _renderer().macro(PROBLEMS, name, **values)
+def problem(code: str, **values) -> Problem:
+    """A problem whose sentence is the macro ``code`` in messages/data/problems.j2."""
+    return Problem(code, values, DATA_PROBLEMS)
 
 
 def read_records(path: str, columns: list[str] | tuple[str, ...]) -> list[dict]:
@@ -71,11 +65,14 @@ def fmt_number(value: float) -> str:
 
 
 def check_table(path: str, columns: list[str] | tuple[str, ...], *, numbers: tuple[str, ...] = (),
-                percents: tuple[str, ...] = ()) -> list[str]:
-    """Type, required columns, empty cells (row numbers), then number and percentage cells."""
+                percents: tuple[str, ...] = (), allow_empty: bool = False) -> list[Problem]:
+    """Type, required columns, empty cells (row numbers), then number and percentage cells.
+
+    ``allow_empty``: a sheet with only its header row passes (nothing to report).
+    """
     if Path(path).suffix.lower() not in TABLE_EXTENSIONS:
         return [problem("not_table")]
-    problems = check_columns(path, list(columns))
+    problems = check_columns(path, list(columns), allow_empty=allow_empty)
     if problems:
         return problems
     for rec in read_records(path, columns):
