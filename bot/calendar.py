@@ -696,14 +696,21 @@ def default_calendar() -> SchoolCalendar:
     return load_calendar()
 
 
-def calendar_check_command(path: Path | None) -> int:
-    """``campusbot calendar check``: 0 when the 校历 loads (warnings are printed), 1 when invalid."""
+def _load_or_report(path: Path | None) -> SchoolCalendar | None:
+    """The 校历, or None after printing every problem with it."""
     try:
-        cal = load_calendar(path)
+        return load_calendar(path)
     except CalendarError as exc:
         click.echo("校历无效 (invalid calendar):", err=True)
         for line in exc.problems:
             click.echo(f"  {line}", err=True)
+        return None
+
+
+def calendar_check_command(path: Path | None) -> int:
+    """``campusbot calendar check``: 0 when the 校历 loads (warnings are printed), 1 when invalid."""
+    cal = _load_or_report(path)
+    if cal is None:
         return 1
     for sem in cal.semesters:
         exams = f"，考试周第 {'、'.join(map(str, sem.exam_weeks))} 周" if sem.exam_weeks else ""
@@ -737,12 +744,8 @@ def calendar_windows_command(
     if end < start:
         click.echo(f"--to {end} 早于 --from {start}", err=True)
         return 1
-    try:
-        cal = load_calendar(path)
-    except CalendarError as exc:
-        click.echo("校历无效 (invalid calendar):", err=True)
-        for line in exc.problems:
-            click.echo(f"  {line}", err=True)
+    cal = _load_or_report(path)
+    if cal is None:
         return 1
     if specs is None:
         from handlers.registry import SpecError, default_specs

@@ -482,22 +482,21 @@ class ReminderSender:
         return task, run
 
     async def _deadline(self, s: AsyncSession, row: Reminder, now: datetime) -> Outcome:
-        task, run = await self._task(s, row)
-        if task is None:
-            return Outcome("skipped", "已办结")
-        if task.due_at and task.due_at <= now:
-            return Outcome("skipped", "已逾期，改发逾期提醒")
-        step = self.core.engine.steps(run)[task.step_index]
-        await self._send(s, [task.assignee], "reminders/deadline.j2", run=run, step=step, task=task)
-        await self.core.engine.send_task_card(s, run, step, task, reminder=True)
-        return Outcome("sent")
+        return await self._task_reminder(s, row, "reminders/deadline.j2", now, before_due=True)
 
     async def _overdue(self, s: AsyncSession, row: Reminder, now: datetime) -> Outcome:
+        return await self._task_reminder(s, row, "reminders/overdue.j2", now, before_due=False)
+
+    async def _task_reminder(self, s: AsyncSession, row: Reminder, template: str, now: datetime,
+                             *, before_due: bool) -> Outcome:
+        """A reminder text and the task's card again, to whoever still has it open."""
         task, run = await self._task(s, row)
         if task is None:
             return Outcome("skipped", "已办结")
+        if before_due and task.due_at and task.due_at <= now:
+            return Outcome("skipped", "已逾期，改发逾期提醒")
         step = self.core.engine.steps(run)[task.step_index]
-        await self._send(s, [task.assignee], "reminders/overdue.j2", run=run, step=step, task=task)
+        await self._send(s, [task.assignee], template, run=run, step=step, task=task)
         await self.core.engine.send_task_card(s, run, step, task, reminder=True)
         return Outcome("sent")
 
