@@ -22,7 +22,8 @@ def _sign(settings: Settings, *parts: object) -> str:
 
 
 def _base(settings: Settings) -> str:
-    return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return (settings.public_url or f"http://{host}:{settings.port}").rstrip("/")
 
 
 def signed_task_link(settings: Settings, kind: str, task_id: int, userid: str, now: float | None = None) -> str:
