@@ -2,7 +2,7 @@
 a 系部 missing at the join, 催办, 转派, 跳过, a restart mid-run, several runs of
 one workflow at once — and every one of the 45 workflows (every flow of those
 with branches) walked from 启动 to 已全部办结 by acting on each card as its
-assignee would."""
+assignee would, over WeCom and again over the local chat's HTTP API."""
 from __future__ import annotations
 
 import time
@@ -13,6 +13,7 @@ from sqlalchemy import select
 from handlers.data import step_handler
 from handlers.registry import default_specs
 from models import AuditEntry, Run
+from tests.devchat_harness import devchat  # noqa: F401 - fixture
 from tests.harness import card_text
 from tests.test_data_steps import (
     JPEG, OFFICE, SECRETARIES, card_for, card_url, finish_office_tasks, run_of, tasks_of, upload, xlsx,
@@ -91,7 +92,17 @@ def all_flows():
 
 @pytest.mark.parametrize("code,flow_id", all_flows())
 async def test_every_workflow_walks_to_its_end(wecom, code, flow_id):
-    w = wecom
+    await start_and_walk(wecom, code, flow_id)
+
+
+@pytest.mark.parametrize("code,flow_id", all_flows())
+async def test_every_workflow_walks_to_its_end_in_the_local_chat(devchat, code, flow_id):
+    """The same walk over the local chat's HTTP API (``campusbot demo``)."""
+    await start_and_walk(devchat, code, flow_id)
+
+
+async def start_and_walk(w, code: str, flow_id: str) -> None:
+    """Start one flow as its starter would, walk it to its end, and check nobody was skipped."""
     spec = w.core.specs[code]
     starter = STARTERS.get((code, flow_id), OFFICE)
     if spec.start_form == "adjust_class":
