@@ -184,9 +184,5 @@ FORM = register_form(Form(
     ],
     finish=finish,
     display=display,
+    initial=lambda word: {"type": word} if word in TYPES else {},  # 调课/停课/代课 say the type; 调停课 asks
 ))
-
-
-def initial_answers(word: str) -> dict:
-    """调课 / 停课 / 代课 already say the type; 调停课 asks."""
-    return {"type": word} if word in TYPES else {}

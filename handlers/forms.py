@@ -40,6 +40,8 @@ class Form:
     questions: list[Question]
     finish: Callable[[Context, dict], Awaitable[None]]
     display: Callable[[dict], list[tuple[str, str]]] = field(default=lambda a: [])
+    # Answers already given by the words that started the form (调课 already says the type).
+    initial: Callable[[str], dict] = field(default=lambda words: {})
 
     @property
     def template(self) -> str:

@@ -9,6 +9,7 @@ from bot.context import Context
 from bot.engine import Decision, EngineError
 from bot.router import router
 from handlers.forms import FORMS, start_form
+from handlers.notices import latest_notice_progress, open_notices, remind_latest_notice, send_notice_card
 from handlers.registry import find_spec
 from models import Person, Run, Task
 
@@ -31,9 +32,7 @@ async def begin_workflow(ctx: Context, words: str, flow_hint: str = "") -> bool:
         await ctx.reply("errors/cannot_start.j2", spec=spec)
         return True
     if spec.start_form:
-        from handlers.adjust_class import initial_answers
-
-        await start_form(ctx, spec.start_form, initial_answers(words) if spec.start_form == "adjust_class" else {})
+        await start_form(ctx, spec.start_form, FORMS[spec.start_form].initial(words))
         return True
     flows = spec.all_flows()
     if len(flows) > 1:
@@ -152,15 +151,11 @@ async def _report(ctx: Context, decision: Decision) -> None:
 async def cmd_todo(ctx: Context) -> None:
     engine = ctx.core.engine
     pairs = await engine.open_tasks(ctx.session, ctx.userid)
-    from handlers.notices import open_notices
-
     notices = await open_notices(ctx.session, ctx.userid)
     await ctx.reply("todo.j2", count=len(pairs) + len(notices))
     for task, run in pairs[:10]:
         await engine.send_task_card(ctx.session, run, engine.steps(run)[task.step_index], task)
     for task, run in notices[:10]:
-        from handlers.notices import send_notice_card
-
         await send_notice_card(ctx, run, task, [ctx.userid])
 
 
@@ -185,8 +180,6 @@ async def _runs_for(ctx: Context, words: str) -> list[Run]:
 @router.command("progress", "进度", takes_args=True)
 async def cmd_progress(ctx: Context) -> None:
     if not ctx.args and ctx.person.has_role("教务处"):
-        from handlers.notices import latest_notice_progress
-
         if await latest_notice_progress(ctx):
             return
     runs = [r for r in await _runs_for(ctx, ctx.args) if r.code != "notice"]
@@ -202,8 +195,6 @@ async def cmd_progress(ctx: Context) -> None:
 @router.command("remind", "催办", takes_args=True, roles=("教务处",))
 async def cmd_remind(ctx: Context) -> None:
     if not ctx.args:
-        from handlers.notices import remind_latest_notice
-
         if await remind_latest_notice(ctx):
             return
     runs = [r for r in await _runs_for(ctx, ctx.args) if r.status == "open" and r.code != "notice"]
