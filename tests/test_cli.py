@@ -3,6 +3,7 @@ workflow and calendar listings."""
 from __future__ import annotations
 
 import json
+import time
 import os
 import subprocess
 import sys
@@ -109,3 +110,40 @@ def test_db_upgrade(tmp_path):
     r = run(["db", "upgrade"], tmp_path)
     assert r.returncode == 0 and "最新" in r.stdout
     assert (tmp_path / "cli.db").exists()
+
+
+def test_serve_answers_wecom_url_verification(tmp_path):
+    """`campusbot serve` as production starts it: migrations, then the callback answers the official vector."""
+    import socket
+    import urllib.request
+
+    from tests.wecom_helpers import AES_KEY, CORP_ID, TOKEN, VERIFY_URL, VERIFY_URL_PLAIN
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CAMPUSBOT_")}
+    clean.update({
+        "CAMPUSBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/serve.db", "CAMPUSBOT_PORT": str(port),
+        "CAMPUSBOT_WECOM_CORP_ID": CORP_ID, "CAMPUSBOT_WECOM_AGENT_ID": "1000002", "CAMPUSBOT_WECOM_SECRET": "s",
+        "CAMPUSBOT_WECOM_TOKEN": TOKEN, "CAMPUSBOT_WECOM_AES_KEY": AES_KEY, "CAMPUSBOT_WECOM_MAX_SKEW": "0",
+        "CAMPUSBOT_WECOM_API_BASE": "http://127.0.0.1:9",  # nothing is sent in this test
+    })
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=tmp_path, env=clean,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        from urllib.parse import urlencode
+
+        body = urllib.request.urlopen(base + "/wecom/callback?" + urlencode(VERIFY_URL), timeout=5).read()
+        assert body.decode() == VERIFY_URL_PLAIN
+        assert (tmp_path / "serve.db").exists()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
