@@ -30,6 +30,27 @@ def _check_specs() -> None:
         sys.exit(2)
 
 
+def _check_calendar(settings: Settings) -> None:
+    """Refuse to start on an invalid 校历; warn when it (or chinese-calendar) does not cover today."""
+    import datetime as dt
+
+    from bot.calendar import CalendarError
+    from bot.scheduler import calendar_for
+
+    try:
+        cal = calendar_for(settings)
+    except CalendarError as exc:
+        click.echo("校历无效：\n" + "\n".join(exc.problems), err=True)
+        sys.exit(2)
+    for warning in cal.check():
+        click.echo(f"校历提醒：{warning}", err=True)
+    first, last = cal.span
+    today = dt.date.today()
+    if not first <= today <= last:
+        click.echo(f"校历提醒：校历覆盖 {first} 至 {last}，不含今天 {today}，提醒将按周一至周五发送，"
+                   "请用 CAMPUSBOT_CALENDAR_FILE 指定本学年的校历。", err=True)
+
+
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="详细日志")
 def main(verbose: bool) -> None:
@@ -50,6 +71,7 @@ def serve() -> None:
         click.echo(f"配置错误: {exc}", err=True)
         sys.exit(2)
     _check_specs()
+    _check_calendar(settings)
     from aiohttp import web
 
     from bot.app import create_app
@@ -72,6 +94,7 @@ def demo(keep: bool) -> None:
         overrides["database_url"] = f"sqlite+aiosqlite:///{db_file}"
     settings = _settings(**overrides)
     _check_specs()
+    _check_calendar(settings)
     from aiohttp import web
 
     from bot.app import CORE, create_app

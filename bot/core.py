@@ -2,6 +2,7 @@
 and owns the workers that process updates and drain the outbox."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 from typing import Callable
@@ -63,6 +64,9 @@ class BotCore:
         if getattr(self, "scheduler", None) is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
+        running = getattr(self, "tick_task", None)
+        if running is not None and not running.done():  # a tick mid-transaction: let it commit
+            await asyncio.wait({running}, timeout=30)
         await self.worker.stop()
         await self.drainer.stop()
 

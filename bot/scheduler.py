@@ -25,6 +25,8 @@ Rows (kind — key — to whom):
 """
 from __future__ import annotations
 
+import asyncio
+
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -659,10 +661,13 @@ async def tick(core: "BotCore", now: datetime | None = None) -> TickReport:
 
 
 async def _tick_job(core: "BotCore") -> None:
+    core.tick_task = asyncio.current_task()  # so shutdown can let a running tick finish first
     try:
         await tick(core)
     except Exception:  # the next tick tries again; nothing is lost, rows stay pending
         log.exception("reminder tick failed")
+    finally:
+        core.tick_task = None
 
 
 def start_scheduler(core: "BotCore", *, seconds: float = TICK_SECONDS) -> "AsyncIOScheduler":

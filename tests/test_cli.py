@@ -129,8 +129,9 @@ def test_serve_answers_wecom_url_verification(tmp_path):
         "CAMPUSBOT_WECOM_TOKEN": TOKEN, "CAMPUSBOT_WECOM_AES_KEY": AES_KEY, "CAMPUSBOT_WECOM_MAX_SKEW": "0",
         "CAMPUSBOT_WECOM_API_BASE": "http://127.0.0.1:9",  # nothing is sent in this test
     })
+    log = (tmp_path / "serve.log").open("wb")  # a file, not a pipe nobody reads: logs must never block
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=tmp_path, env=clean,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=log, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
@@ -147,3 +148,4 @@ def test_serve_answers_wecom_url_verification(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        log.close()
