@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from bot import directory
 from bot.context import Context
 from bot.engine import EngineError
-from handlers.forms import Form, Invalid, Question, register_form
+from handlers.forms import Form, Invalid, Question, register_form, summary_rows
 from models import SchoolClass
 from sqlalchemy import select
 
@@ -58,11 +58,6 @@ def parse_slot(text: str, today: date) -> dict:
     if d > today + timedelta(days=180):
         raise Invalid("too_far", date=d.isoformat())
     return {"date": d.isoformat(), "first": first, "last": last}
-
-
-def slot_text(slot: dict) -> str:
-    periods = f"第{slot['first']}节" if slot["first"] == slot["last"] else f"第{slot['first']}-{slot['last']}节"
-    return f"{slot['date']} {periods}"
 
 
 async def _type(ctx: Context, text: str, answers: dict) -> str:
@@ -138,25 +133,10 @@ async def _reason(ctx: Context, text: str, answers: dict) -> str:
     return await _nonempty(ctx, t, answers, 200)
 
 
-def display(a: dict) -> list[tuple[str, str]]:
-    rows = [("类型", a.get("type", "")), ("课程", a.get("course", "")), ("班级", a.get("class_name", ""))]
-    if "original" in a:
-        rows.append(("原上课时间", slot_text(a["original"])))
-    rows.append(("原地点", a.get("original_place", "")))
-    if a.get("type") == "调课":
-        rows.append(("调整后时间", slot_text(a["new_slot"]) if "new_slot" in a else ""))
-        rows.append(("调整后地点", a.get("new_place", "")))
-    if a.get("type") == "代课":
-        sub = a.get("substitute") or {}
-        rows.append(("代课教师", f"{sub.get('name', '')}（{sub.get('department', '')}）" if sub else ""))
-    rows.append(("原因", a.get("reason", "")))
-    return rows
-
-
 async def finish(ctx: Context, answers: dict) -> None:
     spec = ctx.core.specs["1.4"]
     dept = await directory.class_department(ctx.session, answers["class_name"]) or ""
-    summary = [[k, v] for k, v in display(answers)]
+    summary = [[k, v] for k, v in summary_rows(ctx, FORM, answers)]
     try:
         run = await ctx.core.engine.start_run(
             ctx.session, spec, ctx.person,
@@ -172,17 +152,16 @@ async def finish(ctx: Context, answers: dict) -> None:
 FORM = register_form(Form(
     name="adjust_class",
     questions=[
-        Question("type", "类型", _type),
-        Question("course", "课程", _course),
-        Question("class_name", "班级", _class),
-        Question("original", "原上课时间", _original),
-        Question("original_place", "原地点", _place),
-        Question("new_slot", "调整后时间", _new_slot, when=lambda a: a.get("type") == "调课"),
-        Question("new_place", "调整后地点", _new_place, when=lambda a: a.get("type") == "调课"),
-        Question("substitute", "代课教师", _substitute, when=lambda a: a.get("type") == "代课"),
-        Question("reason", "原因", _reason),
+        Question("type", _type),
+        Question("course", _course),
+        Question("class_name", _class),
+        Question("original", _original),
+        Question("original_place", _place),
+        Question("new_slot", _new_slot, when=lambda a: a.get("type") == "调课"),
+        Question("new_place", _new_place, when=lambda a: a.get("type") == "调课"),
+        Question("substitute", _substitute, when=lambda a: a.get("type") == "代课"),
+        Question("reason", _reason),
     ],
     finish=finish,
-    display=display,
     initial=lambda word: {"type": word} if word in TYPES else {},  # 调课/停课/代课 say the type; 调停课 asks
 ))

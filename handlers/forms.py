@@ -3,7 +3,9 @@ summary to confirm and a way to correct any answer. State lives in the
 conversation row, so a restart mid-form resumes at the same question.
 
 A form's prompts and errors are macros in ``messages/forms/<name>.j2``:
-``ask_<key>``, ``err_<code>``, ``summary`` and ``confirm_help``.
+``ask_<key>``, ``err_<code>``, ``answer_rows`` (one "label<TAB>value" line per active
+question, in question order: the summary, and the words accepted after 修改),
+``summary`` and ``confirm_help``.
 """
 from __future__ import annotations
 
@@ -29,7 +31,6 @@ Parser = Callable[[Context, str, dict], Awaitable[Any]]
 @dataclass
 class Question:
     key: str
-    label: str  # shown in the summary and accepted after 修改
     parse: Parser
     when: Callable[[dict], bool] = lambda answers: True
 
@@ -39,7 +40,6 @@ class Form:
     name: str
     questions: list[Question]
     finish: Callable[[Context, dict], Awaitable[None]]
-    display: Callable[[dict], list[tuple[str, str]]] = field(default=lambda a: [])
     # Answers already given by the words that started the form (调课 already says the type).
     initial: Callable[[str], dict] = field(default=lambda words: {})
 
@@ -59,6 +59,12 @@ class Form:
 
 FORMS: dict[str, Form] = {}
 CONFIRM_WORDS = {"确认", "提交", "确定", "是"}
+
+
+def summary_rows(ctx: Context, form: Form, answers: dict) -> list[tuple[str, str]]:
+    """The answers as (label, value) rows, worded by the form's template."""
+    text = ctx.render.macro(form.template, "answer_rows", answers=answers, person=ctx.person)
+    return [tuple(line.split("\t", 1)) for line in text.splitlines() if "\t" in line]  # type: ignore[misc]
 
 
 def register_form(form: Form) -> Form:
@@ -81,7 +87,7 @@ async def ask_next(ctx: Context, form: Form, answers: dict, editing: str | None 
                                               person=ctx.person, editing=bool(editing)))
         return
     await ctx.set_state("confirm", {"form": form.name, "answers": answers, "editing": None})
-    await ctx.reply_text(ctx.render.macro(form.template, "summary", rows=form.display(answers),
+    await ctx.reply_text(ctx.render.macro(form.template, "summary", rows=summary_rows(ctx, form, answers),
                                           answers=answers, person=ctx.person))
 
 
@@ -103,18 +109,23 @@ async def on_form_message(ctx: Context) -> None:
         if text.startswith("修改"):
             target = text[2:].strip()
             active = form.active(answers)
+            rows = summary_rows(ctx, form, answers)
+            labels = [label for label, _ in rows]
             q = None
             if target.isdigit() and 1 <= int(target) <= len(active):
                 q = active[int(target) - 1]
+            elif target in labels and labels.index(target) < len(active):
+                q = active[labels.index(target)]
             else:
-                q = next((x for x in active if x.label == target or x.key == target), None)
+                q = next((x for x in active if x.key == target), None)
             if q is None:
-                await ctx.reply_text(ctx.render.macro(form.template, "confirm_help", rows=form.display(answers),
+                await ctx.reply_text(ctx.render.macro(form.template, "confirm_help", rows=rows,
                                                       bad_target=target or "?"))
                 return
             await ask_next(ctx, form, answers, editing=q.key)
             return
-        await ctx.reply_text(ctx.render.macro(form.template, "confirm_help", rows=form.display(answers), bad_target=""))
+        await ctx.reply_text(ctx.render.macro(form.template, "confirm_help", rows=summary_rows(ctx, form, answers),
+                                              bad_target=""))
         return
     key = data.get("key")
     q = next((x for x in form.questions if x.key == key), None)

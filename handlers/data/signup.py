@@ -37,12 +37,6 @@ async def _paid(ctx: Context, text: str, answers: dict) -> int:
     return paid
 
 
-def display(a: dict) -> list[tuple[str, str]]:
-    task = a.get(TASK) or {}
-    return [("事项", f"{task.get('title', '')}（{task.get('record_no', '')}）"),
-            ("报名人数", str(a.get("signed", ""))), ("缴费人数", str(a.get("paid", "")))]
-
-
 async def finish(ctx: Context, answers: dict) -> None:
     signed, paid = answers["signed"], answers["paid"]
     if signed != paid:  # 报名人数 was changed after 缴费人数 was given
@@ -55,9 +49,8 @@ async def finish(ctx: Context, answers: dict) -> None:
 
 FORM = register_form(Form(
     name=NAME,
-    questions=[task_question(), Question("signed", "报名人数", _count), Question("paid", "缴费人数", _paid)],
+    questions=[task_question(), Question("signed", _count), Question("paid", _paid)],
     finish=finish,
-    display=display,
 ))
 
 

@@ -21,7 +21,7 @@ async def _keep_task(ctx: Context, text: str, answers: dict) -> dict:
 
 
 def task_question() -> Question:
-    return Question(TASK, "事项", _keep_task)
+    return Question(TASK, _keep_task)
 
 
 @router.button("fill")
