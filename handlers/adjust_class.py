@@ -16,7 +16,6 @@ from models import SchoolClass
 from sqlalchemy import select
 
 TYPES = ("调课", "停课", "代课")
-CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _DATE = re.compile(r"(?:(\d{4})\s*[-/.年]\s*)?(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
 _PERIODS = re.compile(r"第?\s*(\d{1,2})\s*(?:[-~至到、,，]\s*(\d{1,2}))?\s*节")
 MAX_PERIOD = 12
@@ -141,7 +140,7 @@ async def finish(ctx: Context, answers: dict) -> None:
         run = await ctx.core.engine.start_run(
             ctx.session, spec, ctx.person,
             data={"form": answers, "summary": summary, "subject_department": dept},
-            title=f"{answers['type']}申请：{answers['course']}（{answers['class_name']}）",
+            title=ctx.render.text("adjust/title.j2", answers=answers),
         )
     except EngineError as exc:
         await ctx.reply(exc.template, **exc.values)
