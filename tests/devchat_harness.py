@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from aiohttp import FormData
 
-from tests.harness import button_key
+from tests.harness import PhoneView, button_key
 
 PAGE = 200  # bot.platforms.devchat.api.PAGE: a poll answer this long may have more behind it
 
@@ -80,7 +80,7 @@ class SettlingCore:
         return getattr(self._core, name)
 
 
-class DevchatHarness:
+class DevchatHarness(PhoneView):
     def __init__(self, client, core):
         self.client = client
         self.core = SettlingCore(core, self.poll)
@@ -151,27 +151,9 @@ class DevchatHarness:
             assert after, f"{userid}: more than {PAGE} messages before the first poll"
 
     # ----- what people saw (WeComHarness's interface) ------------------------------------------------
-    def inbox(self, userid: str) -> list[dict]:
-        return [r for r in self.sent_messages() if r["userid"] == userid]
-
     def sent_messages(self) -> list[dict]:
         """The bot's messages to everyone, oldest first, in fake WeCom's row shape."""
         return [self._rows[i] for i in sorted(self._rows)]
-
-    def texts(self, userid: str) -> list[str]:
-        return [m["content"] for m in self.inbox(userid) if m["msgtype"] in ("text", "markdown")]
-
-    def last_text(self, userid: str) -> str:
-        texts = self.texts(userid)
-        return texts[-1] if texts else ""
-
-    def cards(self, userid: str) -> list[dict]:
-        return [m["card"] for m in self.inbox(userid) if m["card"] is not None]
-
-    def last_card(self, userid: str) -> dict:
-        cards = self.cards(userid)
-        assert cards, f"{userid} received no card; texts: {self.texts(userid)}"
-        return cards[-1]
 
     def mark(self) -> int:
         return max(self._rows, default=0)

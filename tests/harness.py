@@ -12,7 +12,32 @@ from tests.wecom_helpers import enter_agent_xml, image_xml, signed_post, templat
 _msg_ids = itertools.count(int(time.time()) * 1000)
 
 
-class WeComHarness:
+class PhoneView:
+    """What each person's phone shows, from ``sent_messages()`` rows (fake WeCom's shape)."""
+
+    def sent_messages(self) -> list[dict]:
+        raise NotImplementedError
+
+    def inbox(self, userid: str) -> list[dict]:
+        return [m for m in self.sent_messages() if m["userid"] == userid]
+
+    def texts(self, userid: str) -> list[str]:
+        return [m["content"] for m in self.inbox(userid) if m["msgtype"] in ("text", "markdown")]
+
+    def last_text(self, userid: str) -> str:
+        texts = self.texts(userid)
+        return texts[-1] if texts else ""
+
+    def cards(self, userid: str) -> list[dict]:
+        return [m["card"] for m in self.inbox(userid) if m["card"] is not None]
+
+    def last_card(self, userid: str) -> dict:
+        cards = self.cards(userid)
+        assert cards, f"{userid} received no card; texts: {self.texts(userid)}"
+        return cards[-1]
+
+
+class WeComHarness(PhoneView):
     def __init__(self, client, core, fake: FakeWeCom):
         self.client = client
         self.core = core
@@ -45,23 +70,8 @@ class WeComHarness:
                                                 create_time=create_time))
 
     # ----- what people saw ---------------------------------------------------------
-    def inbox(self, userid: str) -> list[dict]:
-        return [m for m in self.fake.sent_messages() if m["userid"] == userid]
-
-    def texts(self, userid: str) -> list[str]:
-        return [m["content"] for m in self.inbox(userid) if m["msgtype"] in ("text", "markdown")]
-
-    def last_text(self, userid: str) -> str:
-        texts = self.texts(userid)
-        return texts[-1] if texts else ""
-
-    def cards(self, userid: str) -> list[dict]:
-        return [m["card"] for m in self.inbox(userid) if m["card"] is not None]
-
-    def last_card(self, userid: str) -> dict:
-        cards = self.cards(userid)
-        assert cards, f"{userid} received no card; texts: {self.texts(userid)}"
-        return cards[-1]
+    def sent_messages(self) -> list[dict]:
+        return self.fake.sent_messages()
 
     def mark(self) -> int:
         return len(self.fake.deliveries)
