@@ -7,6 +7,7 @@ import logging
 from datetime import datetime
 from typing import Callable
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import inbound, outbox
@@ -19,7 +20,7 @@ from bot.platforms.base import PlatformSender
 from bot.render import Renderer
 from handlers.registry import default_specs
 from handlers.spec import WorkflowSpec
-from models import Conversation, Person, utcnow
+from models import Conversation, Inbound, Person, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +88,6 @@ class BotCore:
             await self.drainer.drain_until_idle()
             if not self.worker.active:
                 async with self.db.session() as s:
-                    from sqlalchemy import func, select
-
-                    from models import Inbound
                     pending = (await s.execute(
                         select(func.count()).select_from(Inbound).where(Inbound.status == "pending")
                     )).scalar_one()
