@@ -46,7 +46,7 @@ def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[
             max_batch = 1000
 
             async def send(self, userids, message, *, dedup, ref=""):
-                return await app[WECOM_SENDER].send(userids, message, dedup=dedup)
+                return await app[WECOM_SENDER].send(userids, message, dedup=dedup, ref=ref)
 
         senders.setdefault("wecom", _LazySender())
 

@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.context import Context
 from bot.db import Database
 from bot.events import Event
+from bot.heartbeat import Heartbeat
 from bot.outbox import OutboxDrainer
 from bot.platforms.base import PlatformSender
 from bot.render import Renderer
@@ -51,12 +52,15 @@ class BotCore:
         self.clock = clock
         self.router = load_router()
         self.engine = Engine(self)
-        self.worker = inbound.InboundWorker(self, clock=clock)
-        self.drainer = OutboxDrainer(db, senders, clock=clock)
+        self.heartbeat = Heartbeat(db, clock)  # names this process in claims and leases
+        self.worker = inbound.InboundWorker(self, clock=clock, heartbeat=self.heartbeat)
+        self.drainer = OutboxDrainer(db, senders, clock=clock, heartbeat=self.heartbeat)
 
     async def start(self) -> None:
         from bot.scheduler import start_scheduler
 
+        await self.heartbeat.beat()
+        self.heartbeat.start()
         self.worker.start()
         self.drainer.start()
         self.scheduler = start_scheduler(self)
@@ -70,6 +74,7 @@ class BotCore:
             await asyncio.wait({running}, timeout=30)
         await self.worker.stop()
         await self.drainer.stop()
+        await self.heartbeat.stop()
 
     async def accept(self, event: Event) -> bool:
         """Store an update for processing; False for a duplicate delivery."""

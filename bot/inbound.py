@@ -5,13 +5,16 @@ Workers then take each user's pending updates in order under a lease row, so
 two processes never work on one person at the same time, while different
 people are served concurrently (aiogram's per-user FSM lock, made durable).
 The handler's effects, its outbox rows and the 'done' mark commit together:
-a crash means the update is processed again, never half.
+a crash means the update is processed again, never half. The 'done' mark is a
+compare-and-set, so even two processes on one update commit it once.
+
+A lease names its holder's worker: when that process dies (``kill -9``) its
+heartbeat goes stale within seconds and the lease is free (``bot.heartbeat``).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable
 
@@ -19,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.events import Event
+from bot.heartbeat import Heartbeat
 from bot.loop import PollingLoop
 from models import Inbound, UserLease, utcnow
 
@@ -27,8 +31,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(seconds=60)  # renewed between updates; a dead holder's lease is free sooner
 MAX_ATTEMPTS = 3
+
+
+class AlreadyDone(Exception):
+    """Another process committed this update first: roll back ours."""
 
 
 async def store(core: "BotCore", event: Event) -> bool:
@@ -44,11 +52,13 @@ async def store(core: "BotCore", event: Event) -> bool:
 class InboundWorker(PollingLoop):
     loop_name = "inbound-worker"
 
-    def __init__(self, core: "BotCore", clock: Callable[[], datetime] = utcnow):
+    def __init__(self, core: "BotCore", clock: Callable[[], datetime] = utcnow,
+                 heartbeat: Heartbeat | None = None):
         self.core = core
         self.clock = clock
         super().__init__()
-        self.holder = uuid.uuid4().hex[:12]
+        self.heartbeat = heartbeat or Heartbeat(core.db, clock)
+        self.holder = self.heartbeat.worker_id
         self.active: dict[str, asyncio.Task] = {}
 
     async def stop(self) -> None:
@@ -62,6 +72,7 @@ class InboundWorker(PollingLoop):
         await self.schedule_pending()
 
     async def schedule_pending(self) -> None:
+        await self.heartbeat.ensure()
         async with self.core.db.session() as s:
             users = (await s.execute(
                 select(Inbound.userid).where(Inbound.status == "pending").distinct()
@@ -87,8 +98,10 @@ class InboundWorker(PollingLoop):
             res = await s.execute(
                 update(UserLease)
                 .where(UserLease.userid == userid,
-                       (UserLease.holder == self.holder) | (UserLease.expires_at < now))
+                       (UserLease.holder == self.holder) | (UserLease.expires_at < now)
+                       | self.heartbeat.dead(UserLease.holder))
                 .values(holder=self.holder, expires_at=now + LEASE)
+                .execution_options(synchronize_session=False)
             )
             if res.rowcount == 1:
                 return True
@@ -113,7 +126,8 @@ class InboundWorker(PollingLoop):
         try:
             while await self._process_next(userid):
                 if self.clock() - renewed > LEASE / 3:
-                    await self._acquire(userid)
+                    if not await self._acquire(userid):
+                        return  # taken for dead by another process: it serves this person now
                     renewed = self.clock()
         finally:
             await self._release(userid)
@@ -131,8 +145,16 @@ class InboundWorker(PollingLoop):
                     return False
                 inbound_id = row.id
                 await self.core.handle(s, Event.from_json(row.payload))
-                row.status = "done"
-                row.processed_at = self.clock()
+                done = await s.execute(
+                    update(Inbound).where(Inbound.id == inbound_id, Inbound.status == "pending")
+                    .values(status="done", processed_at=self.clock())
+                    .execution_options(synchronize_session=False)
+                )
+                if done.rowcount != 1:
+                    raise AlreadyDone(inbound_id)
+        except AlreadyDone:
+            log.warning("inbound %s was processed by another process; ours rolled back", inbound_id)
+            return False
         except Exception as exc:
             if inbound_id is None:
                 raise

@@ -37,9 +37,14 @@ class OutboundMessage:
     card_task_id: str = ""
     response_code: str = ""  # card_update only: the code from the click event
     replace_name: str = ""  # card_update only: e.g. 已同意
+    # Set by the outbox when sending: >0 when an identical message recently went to one of the
+    # recipients, so the platform must make this request differ (see bot.outbox). Never stored.
+    variant: int = 0
 
     def to_json(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        del data["variant"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> "OutboundMessage":

@@ -1,15 +1,33 @@
-"""The outbox: every outbound message is a row before it is sent.
+"""The outbox: every outbound message is a row before it is sent, and each send is idempotent.
 
 Rows are written in the same transaction as the change that caused them, so a
 rolled-back decision sends nothing. A drainer claims due recipients in batches
 (at most the platform's ``max_batch`` per call), sends, and records the outcome
-per recipient. A batch that was claimed but never confirmed (the process died
-mid-call) is retried with the platform's duplicate check on, so nobody is
-skipped and nobody gets it twice.
+per recipient.
+
+Exactly one delivery per person and message, across crashes:
+
+* Every request carries the platform's duplicate check from its first attempt
+  (``dedup=True``; WeCom's ``enable_duplicate_check``), and a resend is the
+  byte-identical request: a batch's recipients are fixed on its first claim
+  (``outbox_recipients.batch``), re-sent in the same order, and a card's
+  ``task_id`` is derived from the outbox row and that batch key. So when a
+  process dies between WeCom's answer and our "sent" mark, the resend is
+  dropped by WeCom for everyone who already got it, and delivered to the rest.
+* A claim names its worker; once that worker's heartbeat is stale
+  (``bot.heartbeat``) the claim is released and resent within seconds.
+* Two deliberately separate but identical messages to one person (帮助 asked
+  twice) must both arrive, yet would be identical requests. ``enqueue`` gives
+  such a repeat a ``variant`` — one more than the highest variant of an
+  identical message to any of the same people in the last ``REPEAT_WINDOW`` —
+  and the platform makes the request differ by it (WeCom: an invisible
+  zero-width suffix on text and markdown; cards already differ by task_id).
 """
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import random
 import uuid
@@ -20,6 +38,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import Database
+from bot.heartbeat import Heartbeat
 from bot.loop import PollingLoop
 from bot.outbound import OutboundMessage
 from bot.platforms.base import PermanentSendError, PlatformSender, TransientSendError
@@ -28,21 +47,54 @@ from models import OutboxMessage, OutboxRecipient, utcnow
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
-CLAIM_TIMEOUT = timedelta(seconds=120)  # a claim older than this belonged to a dead process
 DUE_NOW = datetime(2000, 1, 1)
 MAX_CONCURRENT_BATCHES = 8  # WeCom calls in flight at once from one process
 CLAIM_WINDOW = 2000  # recipient rows looked at per claim
+RELEASE_EVERY = timedelta(seconds=2)  # how often dead workers' claims are looked for
+# Twice WeCom's longest duplicate-check interval (4 h): a repeat sent later than this is distinct anyway.
+REPEAT_WINDOW = timedelta(hours=8)
+_IN_CHUNK = 500  # bound parameters per IN (...)
+
+
+def body_hash(platform: str, message: OutboundMessage) -> str:
+    canonical = json.dumps([platform, message.to_json()], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def card_task_id(outbox_id: int, batch: str) -> str:
+    """Unique per app (WeCom's rule) and the same on every resend of the batch."""
+    return f"c{outbox_id}b{batch}"
 
 
 async def enqueue(session: AsyncSession, platform: str, userids: Iterable[str], message: OutboundMessage) -> int:
     """Store ``message`` for ``userids``; returns the outbox id. Duplicated ids are sent once."""
     unique = list(dict.fromkeys(u for u in userids if u))
-    row = OutboxMessage(platform=platform, message=message.to_json())
+    digest = body_hash(platform, message)
+    variant = 0 if message.kind == "card_update" else await _repeat_variant(session, digest, unique)
+    row = OutboxMessage(platform=platform, message=message.to_json(), body_hash=digest, variant=variant)
     session.add(row)
     await session.flush()
     # Due at once whatever the clock says (tests drive a simulated one); backoff sets real times.
     session.add_all(OutboxRecipient(outbox_id=row.id, userid=u, next_attempt_at=DUE_NOW) for u in unique)
     return row.id
+
+
+async def _repeat_variant(session: AsyncSession, digest: str, userids: list[str]) -> int:
+    """0 for a first message; else one more than any identical recent message to one of these people."""
+    earlier = dict((await session.execute(
+        select(OutboxMessage.id, OutboxMessage.variant)
+        .where(OutboxMessage.body_hash == digest, OutboxMessage.created_at >= utcnow() - REPEAT_WINDOW)
+    )).tuples().all())
+    if not earlier or not userids:
+        return 0
+    hit: set[int] = set()
+    for i in range(0, len(userids), _IN_CHUNK):
+        hit.update((await session.execute(
+            select(OutboxRecipient.outbox_id).where(OutboxRecipient.outbox_id.in_(list(earlier)),
+                                                    OutboxRecipient.userid.in_(userids[i:i + _IN_CHUNK]))
+            .distinct()
+        )).scalars())
+    return max((earlier[i] for i in hit), default=-1) + 1
 
 
 def backoff(attempts: int, base: float = 2.0, cap: float = 600.0) -> timedelta:
@@ -55,13 +107,15 @@ class OutboxDrainer(PollingLoop):
     loop_name = "outbox-drainer"
 
     def __init__(self, db: Database, senders: dict[str, PlatformSender],
-                 clock: Callable[[], datetime] = utcnow, backoff_base: float = 2.0):
+                 clock: Callable[[], datetime] = utcnow, backoff_base: float = 2.0,
+                 heartbeat: Heartbeat | None = None):
         self.db = db
         self.senders = senders
         self.clock = clock
         self.backoff_base = backoff_base
         super().__init__()
-        self.worker_id = uuid.uuid4().hex[:12]
+        self.heartbeat = heartbeat or Heartbeat(db, clock)
+        self.worker_id = self.heartbeat.worker_id
         self._last_release: datetime | None = None
 
     async def run_round(self) -> None:
@@ -75,21 +129,25 @@ class OutboxDrainer(PollingLoop):
                 return
 
     async def release_stale_claims(self) -> int:
-        """Claims left by a dead process go back to pending, marked for duplicate-checked resend."""
-        now = self.clock()
+        """Claims of dead workers go back to pending, to be resent as the identical request."""
         async with self.db.session() as s:
             res = await s.execute(
                 update(OutboxRecipient)
-                .where(OutboxRecipient.status == "sending", OutboxRecipient.claimed_at < now - CLAIM_TIMEOUT)
-                .values(status="pending", attempts=OutboxRecipient.attempts + 1, claimed_by="",
-                        error="claim expired; resent with duplicate check")
+                .where(OutboxRecipient.status == "sending", self.heartbeat.dead(OutboxRecipient.worker))
+                .values(status="pending", attempts=OutboxRecipient.attempts + 1, claimed_by="", worker="",
+                        error="worker died mid-send; resent as the identical request")
+                .execution_options(synchronize_session=False)
             )
-            return res.rowcount or 0
+            released = res.rowcount or 0
+        if released:
+            log.warning("released %d recipients claimed by dead workers", released)
+        return released
 
     async def drain_once(self) -> bool:
         """Claim due batches and send them concurrently; False when nothing is due."""
+        await self.heartbeat.ensure()
         now = self.clock()
-        if self._last_release is None or now - self._last_release > timedelta(seconds=10):
+        if self._last_release is None or now - self._last_release >= RELEASE_EVERY:
             self._last_release = now
             await self.release_stale_claims()
         batches = await self._claim_batches(MAX_CONCURRENT_BATCHES)
@@ -105,14 +163,16 @@ class OutboxDrainer(PollingLoop):
     async def _claim_batches(self, max_batches: int) -> list[tuple[OutboxMessage, list[OutboxRecipient]]]:
         """Claim up to ``max_batches`` batches that share no recipient, oldest first.
 
-        A person's messages keep their order: a batch is skipped while an older
-        message to any of its recipients is still waiting or being sent.
+        A batch claimed before keeps its key and members; new batches get a key
+        now. A person's messages keep their order: a batch is skipped while an
+        older message to any of its recipients is still waiting or being sent.
         """
         now = self.clock()
         token = f"{self.worker_id}:{uuid.uuid4().hex[:8]}"
         async with self.db.session() as s:
             candidates = (await s.execute(
-                select(OutboxRecipient.id, OutboxRecipient.outbox_id, OutboxRecipient.userid, OutboxMessage.platform)
+                select(OutboxRecipient.id, OutboxRecipient.outbox_id, OutboxRecipient.userid,
+                       OutboxRecipient.batch, OutboxMessage.platform)
                 .join(OutboxMessage, OutboxMessage.id == OutboxRecipient.outbox_id)
                 .where(OutboxRecipient.status == "pending", OutboxRecipient.next_attempt_at <= now,
                        OutboxMessage.platform.in_(list(self.senders)))
@@ -126,38 +186,70 @@ class OutboxDrainer(PollingLoop):
                 select(OutboxRecipient.userid).where(OutboxRecipient.status == "sending",
                                                      OutboxRecipient.userid.in_(users)).distinct()
             )).scalars().all()) if len(users) <= 5000 else set()
-            groups: dict[int, list] = {}
-            for c in candidates:
-                groups.setdefault(c.outbox_id, []).append(c)
-            picked: list[int] = []
-            n_batches = 0
-            for outbox_id, rows in groups.items():
-                limit = self.senders[rows[0].platform].max_batch
-                rows = rows[:limit]
-                mine = {r.userid for r in rows}
-                if n_batches >= max_batches or mine & blocked:
-                    blocked |= mine
+            units = await self._plan_units(s, candidates)
+            picked: list[tuple[str, list[int] | None]] = []
+            for key, new_ids, members in units:
+                if not key or len(picked) >= max_batches or members & blocked:
+                    blocked |= members
                     continue
-                blocked |= mine
-                picked += [r.id for r in rows]
-                n_batches += 1
+                blocked |= members
+                picked.append((key, new_ids))
             if not picked:
                 return []
-            await s.execute(
-                update(OutboxRecipient)
-                .where(OutboxRecipient.id.in_(picked), OutboxRecipient.status == "pending")
-                .values(status="sending", claimed_by=token, claimed_at=now)
-            )
+            claim = dict(status="sending", claimed_by=token, worker=self.worker_id, claimed_at=now)
+            for key, new_ids in picked:
+                if new_ids is None:  # a batch tried before: exactly its members again
+                    await s.execute(update(OutboxRecipient)
+                                    .where(OutboxRecipient.batch == key, OutboxRecipient.status == "pending")
+                                    .values(**claim).execution_options(synchronize_session=False))
+                else:
+                    for i in range(0, len(new_ids), _IN_CHUNK):
+                        await s.execute(update(OutboxRecipient)
+                                        .where(OutboxRecipient.id.in_(new_ids[i:i + _IN_CHUNK]),
+                                               OutboxRecipient.status == "pending", OutboxRecipient.batch == "")
+                                        .values(batch=key, **claim).execution_options(synchronize_session=False))
             claimed = (await s.execute(
                 select(OutboxRecipient).where(OutboxRecipient.claimed_by == token).order_by(OutboxRecipient.id)
             )).scalars().all()
-            by_outbox: dict[int, list[OutboxRecipient]] = {}
+            by_batch: dict[str, list[OutboxRecipient]] = {}
             for r in claimed:
-                by_outbox.setdefault(r.outbox_id, []).append(r)
+                by_batch.setdefault(r.batch, []).append(r)
+            outbox_ids = {r.outbox_id for r in claimed}
             rows_by_id = {m.id: m for m in (await s.execute(
-                select(OutboxMessage).where(OutboxMessage.id.in_(list(by_outbox)))
-            )).scalars()}
-        return [(rows_by_id[oid], recipients) for oid, recipients in sorted(by_outbox.items())]
+                select(OutboxMessage).where(OutboxMessage.id.in_(list(outbox_ids)))
+            )).scalars()} if outbox_ids else {}
+        return [(rows_by_id[rs[0].outbox_id], rs)
+                for rs in sorted(by_batch.values(), key=lambda rs: (rs[0].outbox_id, rs[0].id))]
+
+    async def _plan_units(self, s: AsyncSession, candidates: list) -> list[tuple[str, list[int] | None, set[str]]]:
+        """(batch key, ids of a new batch or None for an existing one, its userids), oldest first.
+
+        A key of "" marks rows that only block their people this round.
+        """
+        groups: dict[tuple[int, str], list] = {}
+        for c in candidates:
+            groups.setdefault((c.outbox_id, c.batch), []).append(c)
+        window_full = len(candidates) >= CLAIM_WINDOW
+        last_id = candidates[-1].id
+        units: list[tuple[int, str, list[int] | None, set[str]]] = []
+        for (outbox_id, batch), rows in groups.items():
+            if batch:
+                members = set((await s.execute(
+                    select(OutboxRecipient.userid).where(OutboxRecipient.batch == batch)
+                )).scalars())
+                units.append((rows[0].id, batch, None, members))
+                continue
+            limit = self.senders[rows[0].platform].max_batch
+            for i in range(0, len(rows), limit):
+                chunk = rows[i:i + limit]
+                if window_full and len(chunk) < limit and chunk[-1].id == last_id:
+                    # cut short by the window: claim it whole next round (it still blocks its people now)
+                    units.append((chunk[0].id, "", [], {r.userid for r in chunk}))
+                    continue
+                key = f"{chunk[0].id}-{uuid.uuid4().hex[:6]}"
+                units.append((chunk[0].id, key, [r.id for r in chunk], {r.userid for r in chunk}))
+        units.sort(key=lambda u: u[0])
+        return [(key, ids, members) for _, key, ids, members in units]
 
     async def _send_batch(self, outbox_row: OutboxMessage, recipients: list[OutboxRecipient]) -> None:
         if not recipients:
@@ -165,14 +257,13 @@ class OutboxDrainer(PollingLoop):
         sender = self.senders[outbox_row.platform]
         message = OutboundMessage.from_json(outbox_row.message)
         if message.kind == "card":
-            # WeCom wants a task_id unique per app: one per (message, batch).
-            message.card_task_id = f"c{outbox_row.id}r{recipients[0].id}"
+            message.card_task_id = card_task_id(outbox_row.id, recipients[0].batch)
+        message.variant = outbox_row.variant
         userids = [r.userid for r in recipients]
-        resend = any(r.attempts > 0 for r in recipients)
         ids = [r.id for r in recipients]
         now = self.clock()
         try:
-            result = await sender.send(userids, message, dedup=resend, ref=f"{outbox_row.id}")
+            result = await sender.send(userids, message, dedup=True, ref=f"{outbox_row.id}")
         except TransientSendError as exc:
             await self._retry_later(recipients, str(exc))
             return
@@ -187,32 +278,34 @@ class OutboxDrainer(PollingLoop):
         async with self.db.session() as s:
             await s.execute(
                 update(OutboxRecipient).where(OutboxRecipient.id.in_(ids), OutboxRecipient.userid.not_in(invalid))
-                .values(status="sent", sent_at=now, claimed_by="")
+                .values(status="sent", sent_at=now, claimed_by="", worker="")
             )
             if invalid:
                 await s.execute(
                     update(OutboxRecipient).where(OutboxRecipient.id.in_(ids), OutboxRecipient.userid.in_(invalid))
-                    .values(status="invalid", error="平台报告该用户无效", claimed_by="")
+                    .values(status="invalid", error="平台报告该用户无效", claimed_by="", worker="")
                 )
 
     async def _retry_later(self, recipients: list[OutboxRecipient], error: str) -> None:
-        now = self.clock()
+        """The whole batch waits together (one due time), so it is resent as the same request."""
+        attempts = max(r.attempts for r in recipients) + 1
+        values: dict = {"attempts": attempts, "error": error[:2000], "claimed_by": "", "worker": ""}
+        if attempts >= MAX_ATTEMPTS:
+            values["status"] = "failed"
+        else:
+            values["status"] = "pending"
+            values["next_attempt_at"] = self.clock() + backoff(attempts, self.backoff_base)
+        ids = [r.id for r in recipients]
         async with self.db.session() as s:
-            for r in recipients:
-                attempts = r.attempts + 1
-                values: dict = {"attempts": attempts, "error": error[:2000], "claimed_by": ""}
-                if attempts >= MAX_ATTEMPTS:
-                    values["status"] = "failed"
-                else:
-                    values["status"] = "pending"
-                    values["next_attempt_at"] = now + backoff(attempts, self.backoff_base)
-                await s.execute(update(OutboxRecipient).where(OutboxRecipient.id == r.id).values(**values))
+            for i in range(0, len(ids), _IN_CHUNK):
+                await s.execute(update(OutboxRecipient).where(OutboxRecipient.id.in_(ids[i:i + _IN_CHUNK]))
+                                .values(**values))
 
     async def _mark(self, ids: list[int], *, status: str, error: str = "") -> None:
         async with self.db.session() as s:
             await s.execute(
                 update(OutboxRecipient).where(OutboxRecipient.id.in_(ids))
-                .values(status=status, error=error[:2000], claimed_by="")
+                .values(status=status, error=error[:2000], claimed_by="", worker="")
             )
 
 

@@ -40,6 +40,18 @@ class UserLease(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class Worker(Base):
+    """A running process; its claims and leases count only while ``last_seen`` is fresh."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), default="")
+    pid: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Conversation(Base):
     """Where a person is in a multi-turn dialogue; written on every update."""
 
@@ -60,6 +72,9 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
     message: Mapped[dict] = mapped_column(JSON)
+    # What makes a repeat of the same words to the same person a distinct request (see bot.outbox).
+    body_hash: Mapped[str] = mapped_column(String(64), default="", index=True)
+    variant: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -75,7 +90,10 @@ class OutboxRecipient(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    claimed_by: Mapped[str] = mapped_column(String(64), default="")
+    claimed_by: Mapped[str] = mapped_column(String(64), default="")  # the claim's token
+    worker: Mapped[str] = mapped_column(String(64), default="")  # the process holding the claim
+    # Fixed on the first claim: a resend goes to exactly the same people in the same order.
+    batch: Mapped[str] = mapped_column(String(64), default="", index=True)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     error: Mapped[str] = mapped_column(Text, default="")

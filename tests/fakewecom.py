@@ -12,15 +12,19 @@ Scripting: ``fake.queue(SEND, 45009, 45009)`` makes the next two message/send
 calls answer errcode 45009; ``fake.queue(SEND, http(502))`` answers HTTP 502.
 ``fake.expire_tokens()`` makes every issued token answer 42001;
 ``fake.invalid_users`` lists userids reported back as ``invaliduser``.
-It also honours ``enable_duplicate_check`` like WeCom: an identical message to
-the same user inside the interval is not delivered again.
+Duplicate check, as WeCom documents it: with ``enable_duplicate_check`` on, a
+request whose whole JSON body is identical to one delivered inside
+``duplicate_check_interval`` (default 1800 s) is not delivered again to that
+person (``fake.duplicates`` records each such drop). Tests count what people
+got through this model: ``fake.delivery_counts()`` (per person) and
+``fake.doubled()`` (the same words delivered to one person more than once).
 """
 from __future__ import annotations
 
 import itertools
 import json
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +74,9 @@ class FakeWeCom:
         self.token_ttl = token_ttl
         self.calls: list[Call] = []
         self.deliveries: list[Delivery] = []
+        self.duplicates: list[Delivery] = []  # dropped by the duplicate check
+        self.send_hook = None  # async callable(body) awaited after a send is delivered, before answering
+        self._checked: dict[tuple[str, str], float] = {}  # (userid, request JSON) -> when delivered
         self.card_updates: list[dict] = []
         self.uploads: list[dict] = []
         self.invalid_users: set[str] = set()
@@ -128,7 +135,7 @@ class FakeWeCom:
     def sent_messages(self) -> list[dict]:
         """Delivered messages flattened to one row per recipient.
 
-        Each row: ``userid``, ``msgtype``, ``content`` (text/markdown content, or the
+        Each row: ``userid``, ``msgtype``, ``content`` (visible text/markdown content, or the
         template card's main title), ``card`` (the template_card dict or None), ``body``.
         """
         rows = []
@@ -137,9 +144,35 @@ class FakeWeCom:
             part = d.message.get(msgtype) or {}
             card = part if msgtype == "template_card" else None
             content = part.get("content", "") if card is None else card.get("main_title", {}).get("title", "")
+            content = visible(content)
             rows.append({"userid": d.userid, "msgtype": msgtype, "content": content, "card": card,
                          "body": d.message, "msgid": d.msgid})
         return rows
+
+    def delivery_counts(self, match=None) -> Counter:
+        """Deliveries per person, optionally only rows (as in ``sent_messages``) for which ``match`` is true."""
+        return Counter(m["userid"] for m in self.sent_messages() if match is None or match(m))
+
+    def doubled(self) -> dict[str, int]:
+        """People who got the same visible message more than once: {userid: extra copies}.
+
+        Compares what a person sees (text with zero-width characters removed, or the
+        card without its task_id), so a deliberate repeat counts too: use it where
+        no repeat is expected.
+        """
+        seen = Counter()
+        for m in self.sent_messages():
+            body = dict(m["body"])
+            part = dict(body.get(m["msgtype"]) or {})
+            part.pop("task_id", None)
+            if "content" in part:
+                part["content"] = visible(part["content"])
+            seen[(m["userid"], json.dumps(part, sort_keys=True, ensure_ascii=False))] += 1
+        extra: Counter = Counter()
+        for (userid, _), n in seen.items():
+            if n > 1:
+                extra[userid] += n - 1
+        return dict(extra)
 
     # -- handlers ------------------------------------------------------------------
 
@@ -225,12 +258,18 @@ class FakeWeCom:
         msgid = f"msg-{next(self._ids)}"
         now = time.time()
         interval = int(body.get("duplicate_check_interval") or 1800)
+        request = json.dumps(body, sort_keys=True, ensure_ascii=False)
         for userid in valid:
-            if body.get("enable_duplicate_check") and any(
-                d.userid == userid and d.message == message and now - d.at <= interval for d in self.deliveries
-            ):
-                continue
-            self.deliveries.append(Delivery(userid, message, msgid, now))
+            delivery = Delivery(userid, message, msgid, now)
+            if body.get("enable_duplicate_check"):
+                earlier = self._checked.get((userid, request))
+                if earlier is not None and now - earlier <= interval:
+                    self.duplicates.append(delivery)
+                    continue
+                self._checked[(userid, request)] = now
+            self.deliveries.append(delivery)
+        if self.send_hook is not None:
+            await self.send_hook(body)
         answer = {"errcode": 0, "errmsg": "ok", "invaliduser": "|".join(invalid), "msgid": msgid}
         if msgtype == "template_card":
             answer["response_code"] = f"rc-{next(self._ids)}"
@@ -283,6 +322,11 @@ class FakeWeCom:
                              "data": part["data"]})
         return web.json_response({"errcode": 0, "errmsg": "ok", "type": kind, "media_id": media_id,
                                   "created_at": str(int(time.time()))})
+
+
+def visible(text: str) -> str:
+    """What a phone shows: without the zero-width characters that mark a deliberate repeat."""
+    return text.replace("\u200b", "").replace("\u200c", "")
 
 
 def _err(errcode: int, errmsg: str) -> web.Response:

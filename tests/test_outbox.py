@@ -2,12 +2,14 @@
 mid-broadcast that resumes with nobody skipped and nobody messaged twice."""
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import timedelta
 
 from bot import outbox
-from bot.outbound import OutboundMessage
+from bot.outbound import Button, Card, OutboundMessage
 from bot.outbox import OutboxDrainer
+from bot.platforms.wecom.sender import DUPLICATE_CHECK_INTERVAL
 from models import OutboxRecipient, Person, utcnow
 from sqlalchemy import select
 from tests.fakewecom import SEND, http
@@ -82,30 +84,117 @@ async def test_partly_invalid_recipients(wecom):
     assert (await statuses(core)) == Counter({"sent": 1, "invalid": 1})
 
 
+async def die_at_wecom(drainer: OutboxDrainer, fake, calls: int) -> None:
+    """Run one drain round until WeCom has delivered ``calls`` requests, then kill it before it records
+    anything: the claims stay 'sending' under a worker whose heartbeat stops."""
+    arrived = asyncio.Event()
+    delivered = []
+
+    async def hang(body):
+        delivered.append(body)
+        if len(delivered) >= calls:
+            arrived.set()
+        await asyncio.Event().wait()  # the answer never reaches the dead process
+
+    fake.send_hook = hang
+    task = asyncio.create_task(drainer.drain_once())
+    await asyncio.wait_for(arrived.wait(), 30)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    fake.send_hook = None
+
+
+async def test_every_send_carries_the_duplicate_check_from_the_first_attempt(wecom):
+    await broadcast(wecom.core, ["sunlt", "hezq"])
+    await wecom.core.drainer.drain_until_idle()
+    (call,) = wecom.fake.calls_to(SEND)
+    assert call.json["enable_duplicate_check"] == 1
+    assert call.json["duplicate_check_interval"] == DUPLICATE_CHECK_INTERVAL == 4 * 3600
+
+
 async def test_crash_mid_broadcast_resumes_without_skips_or_repeats(wecom):
     core = wecom.core
     ids = await add_people(core, 2200)
     await broadcast(core, ids)
-    # Process A claims the first batch and WeCom delivers it, then A dies before recording the result.
+    # Process A claims two batches of 1000, WeCom delivers both, and A dies before recording the result.
     crashed = OutboxDrainer(core.db, core.senders)
-    outbox_row, batch = await crashed._claim_batch()
-    assert len(batch) == 1000
-    sender = core.senders["wecom"]
-    await sender.send([r.userid for r in batch], OutboundMessage.from_json(outbox_row.message), dedup=False)
-    # A second batch was claimed but never sent at all.
-    _, batch2 = await crashed._claim_batch()
-    assert len(batch2) == 1000
+    await die_at_wecom(crashed, wecom.fake, calls=2)
+    assert (await statuses(core))["sending"] == 2000
+    first_requests = [c.json for c in wecom.fake.calls_to(SEND)]
 
-    # Process B starts later; the dead claims have expired.
-    later = utcnow() + timedelta(minutes=5)
+    # Process B: A's heartbeat is stale by B's clock, so A's claims are released and resent as they were.
+    later = utcnow() + timedelta(minutes=1)
     survivor = OutboxDrainer(core.db, core.senders, clock=lambda: later)
     await survivor.drain_until_idle()
-    got = Counter(m["userid"] for m in wecom.fake.sent_messages())
+    got = wecom.fake.delivery_counts()
     assert set(got) == set(ids), "nobody skipped"
     assert set(got.values()) == {1}, "nobody messaged twice"
+    assert len(wecom.fake.duplicates) == 2000, "the resends were dropped by the duplicate check"
+    resent = [c.json for c in wecom.fake.calls_to(SEND)[2:]]
+    assert all(r in resent for r in first_requests), "each resend is the byte-identical request"
     assert (await statuses(core)) == Counter({"sent": 2200})
-    # the resent batches asked WeCom to drop duplicates
-    assert any(c.json.get("enable_duplicate_check") == 1 for c in wecom.fake.calls_to(SEND))
+
+
+async def test_a_live_workers_claims_are_not_taken(wecom):
+    core = wecom.core
+    await broadcast(core, ["sunlt"])
+    busy = OutboxDrainer(core.db, core.senders)
+    await die_at_wecom(busy, wecom.fake, calls=1)
+    await busy.heartbeat.beat()  # still beating: slow, not dead
+    other = OutboxDrainer(core.db, core.senders)
+    assert await other.release_stale_claims() == 0
+    await other.drain_until_idle()
+    assert (await statuses(core)) == Counter({"sending": 1})
+
+
+async def test_a_card_keeps_its_task_id_across_a_resend(wecom):
+    core = wecom.core
+    card = Card(title="请审批", buttons=[Button(text="同意", key="task:1:approve")])
+    async with core.db.session() as s:
+        await outbox.enqueue(s, "wecom", ["chenzr", "sunlt"], OutboundMessage(kind="card", card=card))
+    await die_at_wecom(OutboxDrainer(core.db, core.senders), wecom.fake, calls=1)
+    later = utcnow() + timedelta(minutes=1)
+    await OutboxDrainer(core.db, core.senders, clock=lambda: later).drain_until_idle()
+    first, resend = wecom.fake.calls_to(SEND)
+    assert first.json == resend.json and first.json["template_card"]["task_id"]
+    assert wecom.fake.delivery_counts() == Counter({"chenzr": 1, "sunlt": 1})
+
+
+async def test_transient_failure_resends_the_same_batch(wecom):
+    core = wecom.core
+    wecom.fake.queue(SEND, *([45009] * 5))
+    clock = {"now": utcnow()}
+    drainer = OutboxDrainer(core.db, core.senders, clock=lambda: clock["now"])
+    await broadcast(core, ["sunlt", "hezq", "linms"])
+    await drainer.drain_until_idle()
+    clock["now"] += timedelta(minutes=10)
+    await drainer.drain_until_idle()
+    calls = [c.json for c in wecom.fake.calls_to(SEND)]
+    assert len(calls) == 6 and all(c == calls[0] for c in calls)
+    assert wecom.fake.delivery_counts() == Counter({"sunlt": 1, "hezq": 1, "linms": 1})
+
+
+async def test_the_same_words_asked_for_twice_arrive_twice(wecom):
+    """帮助 twice: identical replies, yet distinct requests, so WeCom's duplicate check keeps both."""
+    await wecom.say("linms", "帮助")
+    await wecom.say("linms", "帮助")
+    await wecom.say("linms", "帮助")
+    replies = wecom.texts("linms")
+    assert len(replies) == 3 and replies[0] == replies[1] == replies[2]
+    bodies = [c.json["text"]["content"] for c in wecom.fake.calls_to(SEND)]
+    assert len(set(bodies)) == 3 and not wecom.fake.duplicates
+    assert bodies[0] == replies[0], "the first one carries no marker"
+
+
+async def test_a_repeated_broadcast_reaches_everyone_again(wecom):
+    core = wecom.core
+    ids = await add_people(core, 1200)
+    await broadcast(core, ids)
+    await core.drainer.drain_until_idle()
+    await broadcast(core, ids[:5] + ["sunlt"])
+    await core.drainer.drain_until_idle()
+    got = wecom.fake.delivery_counts()
+    assert all(got[u] == 2 for u in ids[:5]) and got["sunlt"] == 1 and got[ids[6]] == 1
 
 
 async def test_token_expiry_is_refreshed_once(wecom):

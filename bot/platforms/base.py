@@ -27,9 +27,12 @@ class PlatformSender(Protocol):
     async def send(self, userids: list[str], message: OutboundMessage, *, dedup: bool, ref: str = "") -> SendResult:
         """Send ``message`` to ``userids``.
 
-        ``dedup`` is True when this batch may already have been sent before a crash:
-        the platform should ask its server to drop an identical message (WeCom's
-        enable_duplicate_check) so nobody is messaged twice.
+        ``dedup``: ask the platform to drop a request identical to one it delivered
+        lately (WeCom's enable_duplicate_check). The outbox always asks, from the
+        first attempt, and resends a batch as the identical request, so a batch
+        that reached the platform before a crash is not delivered twice.
+        ``message.variant`` > 0 marks a deliberate repeat of an identical message:
+        the platform must make the request differ (or it would be dropped).
         ``ref`` identifies the outbox row, for platforms that store messages themselves.
         Raises TransientSendError or PermanentSendError.
         """

@@ -1,13 +1,27 @@
-"""The outbox's view of WeCom: one message to ≤1000 users per call."""
+"""The outbox's view of WeCom: one message to ≤1000 users per call.
+
+Every send asks for WeCom's duplicate check (``enable_duplicate_check: 1``,
+``duplicate_check_interval`` = 4 h, WeCom's maximum): WeCom then drops a
+request whose JSON is identical to one it delivered within the interval. The
+outbox makes a resend identical and a deliberate repeat different (its
+``variant``, written here as an invisible zero-width suffix).
+"""
 from __future__ import annotations
 
 from bot.outbound import OutboundMessage
 from bot.platforms.base import PermanentSendError, SendResult
-from bot.platforms.wecom.cards import CardError, render
+from bot.platforms.wecom.cards import TEXT_MAX_BYTES, CardError, render, truncate_utf8
 from bot.platforms.wecom.client import WeComClient
 
 MAX_BATCH = 1000
-DUPLICATE_CHECK_INTERVAL = 1800
+# Seconds. The longest WeCom allows: a process down for up to 4 h still resends without doubles.
+DUPLICATE_CHECK_INTERVAL = 4 * 3600
+_ZERO, _ONE = "\u200b", "\u200c"  # zero-width space / non-joiner: invisible in WeCom's clients
+
+
+def repeat_marker(variant: int) -> str:
+    """An invisible suffix, distinct per variant ("" for 0): the binary digits of ``variant``."""
+    return "".join(_ONE if bit == "1" else _ZERO for bit in bin(variant)[2:]) if variant > 0 else ""
 
 
 class BatchTooLargeError(PermanentSendError, ValueError):
@@ -23,7 +37,8 @@ class WeComSender:
     def __init__(self, client: WeComClient) -> None:
         self._client = client
 
-    async def send(self, userids: list[str], message: OutboundMessage, *, dedup: bool) -> SendResult:
+    async def send(self, userids: list[str], message: OutboundMessage, *, dedup: bool = True,
+                   ref: str = "") -> SendResult:
         if len(userids) > MAX_BATCH:
             raise BatchTooLargeError(f"{len(userids)} recipients; at most {MAX_BATCH} per call")
         if not userids:
@@ -44,13 +59,23 @@ class WeComSender:
             body = render(message)
         except CardError as exc:
             raise PermanentSendError(f"cannot render for WeCom: {exc}") from exc
+        _mark_repeat(body, message.variant)
         payload = {"touser": "|".join(userids), "agentid": self._client.agent_id, **body}
         if dedup:
-            # Resending after a crash: WeCom drops it for whoever already got it.
+            # From the first attempt: a resend after a crash is then dropped for whoever already got it.
             payload["enable_duplicate_check"] = 1
             payload["duplicate_check_interval"] = DUPLICATE_CHECK_INTERVAL
         answer = await self._client.send_message(payload)
         return SendResult(invalid_users=_invalid_users(answer))
+
+
+def _mark_repeat(body: dict, variant: int) -> None:
+    """Make a deliberate repeat's text differ from the earlier identical one (cards differ by task_id)."""
+    marker = repeat_marker(variant)
+    part = body.get(body.get("msgtype", ""))
+    if marker and body.get("msgtype") in ("text", "markdown") and isinstance(part, dict):
+        room = TEXT_MAX_BYTES - len(marker.encode("utf-8"))
+        part["content"] = truncate_utf8(part["content"], room) + marker
 
 
 def _invalid_users(answer: dict) -> list[str]:
