@@ -3,11 +3,14 @@ on one database, and concurrently across users; retries have one effect across r
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from bot.app import CORE, create_app
-from models import Inbound
+from bot.heartbeat import STALE_AFTER
+from bot.inbound import InboundWorker
+from models import Inbound, utcnow
 from tests.harness import WeComHarness
 from tests.wecom_helpers import text_xml
 
@@ -65,3 +68,44 @@ async def test_pending_updates_survive_a_crash(wecom, wecom_settings, aiohttp_cl
     client2 = await aiohttp_client(app2)
     await app2[CORE].settle()
     assert "您可以" in w.last_text("linms")
+
+
+async def test_a_dead_processs_lease_is_free_once_its_heartbeat_is_stale(wecom, wecom_settings):
+    """A process took linms's lease and was killed: its heartbeat stops, so another takes over in seconds,
+    not when the 60 s lease runs out; while it still beats, nobody else serves linms."""
+    w = wecom
+    dead = InboundWorker(create_app(wecom_settings, "serve", start_workers=False)[CORE])
+    await dead.heartbeat.beat()
+    assert await dead._acquire("linms")
+    await w.post(text_xml("linms", "帮助", 6_000_001), settle=False)
+
+    await w.core.worker.schedule_pending()  # one round, well inside the holder's heartbeat
+    await asyncio.gather(*w.core.worker.active.values())
+    assert await pending(w.core) == 1, "a live holder's lease is respected"
+
+    soon = utcnow() + STALE_AFTER + timedelta(seconds=1)
+    survivor = InboundWorker(w.core, clock=lambda: soon)
+    await survivor.run_until_idle()
+    assert await pending(w.core) == 0
+    await w.core.drainer.drain_until_idle()
+    assert "您可以" in w.last_text("linms")
+
+
+async def test_one_update_taken_by_two_processes_is_done_once(wecom, wecom_settings):
+    """Even if two processes ever work on one update at once (a lease wrongly taken), the 'done' mark is a
+    compare-and-set: one commits, the other rolls back, and one reply goes out."""
+    w = wecom
+    other = create_app(wecom_settings, "serve", start_workers=False)[CORE]
+    await w.post(text_xml("linms", "帮助", 6_100_001), settle=False)
+    a, b = InboundWorker(w.core), InboundWorker(other)
+    await asyncio.gather(a._process_next("linms"), b._process_next("linms"))
+    assert await pending(w.core) == 0
+    await w.core.drainer.drain_until_idle()
+    assert len(w.texts("linms")) == 1
+    await other.db.dispose()
+
+
+async def pending(core) -> int:
+    async with core.db.session() as s:
+        return (await s.execute(select(func.count()).select_from(Inbound).where(Inbound.status == "pending"))
+                ).scalar_one()

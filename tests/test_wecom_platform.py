@@ -537,13 +537,18 @@ async def test_sender_refuses_more_than_1000(tmp_path, fake, session):
 
 
 async def test_sender_dedup_sets_duplicate_check(tmp_path, fake, session):
+    """WeCom compares the whole request: only an identical resend of a checked request is dropped."""
     sender = WeComSender(make_client(make_settings(tmp_path, base=fake.base_url), session))
     message = OutboundMessage(kind="text", text="提醒：周五前提交")
-    await sender.send(["u1", "u2"], message, dedup=False)
-    await sender.send(["u1", "u2", "u3"], message, dedup=True)  # resend after a crash
+    await sender.send(["u1", "u2"], message, dedup=True)
+    await sender.send(["u1", "u2"], message, dedup=True)  # the same batch resent after a crash
     body = fake.calls_to(SEND)[-1].json
-    assert body["enable_duplicate_check"] == 1 and body["duplicate_check_interval"] == 1800
-    assert sorted(m["userid"] for m in fake.sent_messages()) == ["u1", "u2", "u3"]
+    assert body["enable_duplicate_check"] == 1 and body["duplicate_check_interval"] == 4 * 3600
+    assert sorted(m["userid"] for m in fake.sent_messages()) == ["u1", "u2"]
+    message.variant = 1  # a deliberate repeat of the same words
+    await sender.send(["u1", "u2"], message, dedup=True)
+    assert sorted(m["userid"] for m in fake.sent_messages()) == ["u1", "u1", "u2", "u2"]
+    assert fake.sent_messages()[-1]["content"] == "提醒：周五前提交"
 
 
 async def test_sender_card_and_update(tmp_path, fake, session):
