@@ -18,7 +18,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.events import Event
@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)  # renewed between updates; a dead holder's lease is free sooner
 MAX_ATTEMPTS = 3
+# People served at once by one process: leaves database connections for the outbox and the
+# heartbeat (a starved heartbeat would make a live process look dead), oldest waiting first.
+MAX_ACTIVE_USERS = 8
 
 
 class AlreadyDone(Exception):
@@ -75,14 +78,21 @@ class InboundWorker(PollingLoop):
         await self.heartbeat.ensure()
         async with self.core.db.session() as s:
             users = (await s.execute(
-                select(Inbound.userid).where(Inbound.status == "pending").distinct()
+                select(Inbound.userid).where(Inbound.status == "pending")
+                .group_by(Inbound.userid).order_by(func.min(Inbound.id)).limit(MAX_ACTIVE_USERS * 4)
             )).scalars().all()
         for userid in users:
+            if len(self.active) >= MAX_ACTIVE_USERS:
+                break
             if userid in self.active:
                 continue
             task = asyncio.create_task(self._serve_user(userid), name=f"user-{userid}")
             self.active[userid] = task
-            task.add_done_callback(lambda _t, u=userid: self.active.pop(u, None))
+            task.add_done_callback(lambda _t, u=userid: self._done(u))
+
+    def _done(self, userid: str) -> None:
+        self.active.pop(userid, None)
+        self.poke()  # room for the next person waiting
 
     async def run_until_idle(self) -> None:
         """Tests: process everything pending now, including what processing adds."""
