@@ -1,6 +1,6 @@
 """Two ``campusbot serve`` processes on one PostgreSQL database, as a scaled-out deployment runs.
 
-Three teachers ask for 调课 through either process. Their 系部 has two 系部主任, so each
+Five teachers ask for 调课 through either process. Their 系部 has two 系部主任, so each
 request's approval card goes to both; both tap 同意 at the same moment, one through
 each process, and WeCom also delivers the first head's tap to both processes. Every
 request must get exactly one decision, one next-step card (to the 分管领导) and one
@@ -27,7 +27,7 @@ from tests.wecom_helpers import template_card_event_xml
 
 HEADS = ("chenzr", "fangzr")  # both 系部主任 of 机电工程系
 LEADER = "zhaogm"  # 教务处分管领导
-TEACHERS = ("sunlt", "hezq", "maqiang")
+TEACHERS = ("sunlt", "hezq", "maqiang", "t90001", "t90002")  # five races: one is rarely enough to catch a bug
 ANSWERS = ["调课", "电工基础", "计网2401", "12月3日 第3-4节", "实训楼A301", "12月5日 第1-2节", "不变", "参加比赛"]
 
 
@@ -57,7 +57,9 @@ async def test_same_card_tapped_at_once_in_two_processes(tmp_path):
     serves: list[Serve] = []
     try:
         env_a = serve_env(PG_URL, fake, free_port(), tmp_path / "data")
-        write_directory(tmp_path / "people.csv", extra=["fangzr,方志荣,机电工程系,系部主任;任课教师,"])
+        write_directory(tmp_path / "people.csv", extra=["fangzr,方志荣,机电工程系,系部主任;任课教师,",
+                                                                 "t90001,教师甲,机电工程系,任课教师,",
+                                                                 "t90002,教师乙,机电工程系,任课教师,"])
         await import_directory(env_a, tmp_path, tmp_path / "people.csv")
         a = Serve(env_a, tmp_path, "serve-a")
         b = Serve({**env_a, "CAMPUSBOT_PORT": str(free_port())}, tmp_path, "serve-b")
