@@ -454,7 +454,7 @@ async def test_retry_after_ambiguous_failure_asks_for_duplicate_check(tmp_path, 
     await client.send_message(text_payload())
     first, second = fake.calls_to(SEND)
     assert "enable_duplicate_check" not in first.json
-    assert second.json["enable_duplicate_check"] == 1 and second.json["duplicate_check_interval"] == 1800
+    assert second.json["enable_duplicate_check"] == 1 and second.json["duplicate_check_interval"] == 4 * 3600
 
 
 async def test_connection_error_is_transient(tmp_path, session):

@@ -33,6 +33,8 @@ TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
 BACKOFF_ERRCODES = frozenset({-1, 45009, 45033})
 MEDIA_KINDS = {"image": 10 << 20, "voice": 2 << 20, "video": 10 << 20, "file": 20 << 20}
 MAX_DOWNLOAD = 30 << 20
+# Seconds; WeCom's maximum (4 h). A process down for up to 4 h still resends without doubles.
+DUPLICATE_CHECK_INTERVAL = 4 * 3600
 
 
 class WeComAPIError(PermanentSendError):
@@ -228,7 +230,7 @@ class WeComClient:
                         f"WeCom {path}: giving up after {failures} attempts ({exc})", errcode=exc.errcode, path=path
                     ) from None
                 if exc.ambiguous and dedup_on_retry and body is not None and not body.get("enable_duplicate_check"):
-                    body = {**body, "enable_duplicate_check": 1, "duplicate_check_interval": 1800}
+                    body = {**body, "enable_duplicate_check": 1, "duplicate_check_interval": DUPLICATE_CHECK_INTERVAL}
                 delay = self._backoff(failures)
                 log.warning("wecom %s: %s; retry %d/%d in %.2fs", path, exc, failures, self._retries, delay)
                 await self._sleep(delay)

@@ -11,11 +11,9 @@ from __future__ import annotations
 from bot.outbound import OutboundMessage
 from bot.platforms.base import PermanentSendError, SendResult
 from bot.platforms.wecom.cards import TEXT_MAX_BYTES, CardError, render, truncate_utf8
-from bot.platforms.wecom.client import WeComClient
+from bot.platforms.wecom.client import DUPLICATE_CHECK_INTERVAL, WeComClient
 
 MAX_BATCH = 1000
-# Seconds. The longest WeCom allows: a process down for up to 4 h still resends without doubles.
-DUPLICATE_CHECK_INTERVAL = 4 * 3600
 _ZERO, _ONE = "\u200b", "\u200c"  # zero-width space / non-joiner: invisible in WeCom's clients
 
 
