@@ -82,6 +82,8 @@ async def receive_upload(request: web.Request, core: "BotCore", task: Task, run:
     None when the step is no longer running (the page says so). Every refused,
     partial or failed file is deleted before this returns or raises."""
     part = await _file_part(request)
+    if part is _UNREADABLE:
+        return UploadOutcome(False, render_problems(core.renderer, [Problem("bad_form")]))
     if part is None or not part.filename:
         return UploadOutcome(False, render_problems(core.renderer, [Problem("no_file")]))
     # Browsers send UTF-8 names as-is; some clients percent-encode them.
@@ -100,15 +102,23 @@ async def receive_upload(request: web.Request, core: "BotCore", task: Task, run:
             discard(dest)
 
 
+_UNREADABLE = object()
+
+
 async def _file_part(request: web.Request):
+    """The ``file`` part, None when there is none, ``_UNREADABLE`` when the form cannot be parsed
+    (aiohttp refuses a NUL or other control character in a part's headers, e.g. in its filename)."""
     try:
         reader = await request.multipart()
+    except Exception:  # noqa: BLE001 - not a multipart form at all: the page asks for a file
+        return None
+    try:
         part = await reader.next()
         while part is not None and part.name != "file":
             part = await reader.next()
         return part
-    except Exception:  # noqa: BLE001 - not a form at all: the page asks for a file
-        return None
+    except Exception:  # noqa: BLE001
+        return _UNREADABLE
 
 
 async def _save(part, folder: Path, dest: str) -> int:
