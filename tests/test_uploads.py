@@ -236,3 +236,33 @@ def test_table_limits_stop_the_read_and_name_the_limit(tmp_path):
     ok = tmp_path / "ok.csv"
     ok.write_text("学号,姓名\n" + "".join(f"{i},张三\n" for i in range(MAX_ROWS)), encoding="utf-8")
     assert len(read_table(ok)) == MAX_ROWS + 1
+
+
+async def test_an_upload_cut_off_midway_leaves_nothing(wecom):
+    """The browser closes the connection half-way through a file: the partial file is deleted."""
+    import asyncio
+
+    w = wecom
+    await start_registration(w)
+    url = local_path(card_url(w.last_card("zhoujs")))
+    boundary = "----campusbot-cut"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"承诺书.pdf\"\r\n"
+            "Content-Type: application/pdf\r\n\r\n").encode() + b"%PDF-1.4" + b"\x00" * 300_000
+    server = w.client.server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write((f"POST {url} HTTP/1.1\r\nHost: {server.host}\r\nContent-Type: multipart/form-data; "
+                  f"boundary={boundary}\r\nContent-Length: {len(head) + 5_000_000}\r\n\r\n").encode() + head)
+    await writer.drain()
+    for _ in range(50):
+        await asyncio.sleep(0.1)
+        if uploaded_files(w):
+            break
+    assert len(uploaded_files(w)) == 1  # being written
+    writer.close()
+    for _ in range(50):  # the server notices the closed connection and cleans up
+        await asyncio.sleep(0.1)
+        if not uploaded_files(w):
+            break
+    assert uploaded_files(w) == []
+    assert await stored_files(w) == []
+    assert (await w.client.get("/healthz")).status == 200
