@@ -13,6 +13,7 @@ so ``UploadOutcome.problems`` holds the sentences people read.
 """
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 
@@ -32,6 +33,7 @@ EXTENSIONS = {
     "doc": {".doc"}, "docx": {".docx"}, "zip": {".zip"},
 }
 TABLE_KINDS = {"xlsx", "csv"}
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -59,6 +61,14 @@ def allowed_extensions(accept: list[str] | None) -> set[str]:
 
 def inspect_upload(step: Step, path: str, filename: str, size: int) -> Inspection:
     """Blocking; never raises for a bad file (every failure is a Problem)."""
+    try:
+        return _inspect(step, path, filename, size)
+    except Exception:  # noqa: BLE001 - a file no check foresaw is refused, never a 500
+        log.exception("upload %s could not be inspected", filename[:40])
+        return Inspection([Problem("unreadable")])
+
+
+def _inspect(step: Step, path: str, filename: str, size: int) -> Inspection:
     ext = extension(filename)
     if size <= 5:
         return Inspection([Problem("empty_file")])
