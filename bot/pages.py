@@ -5,19 +5,17 @@ A page's title and text when it cannot be shown are macro pairs in
 ``messages/pages/texts.j2`` (``<name>_title`` / ``<name>_text``)."""
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
-from urllib.parse import unquote
 
 from aiohttp import web
 from sqlalchemy import select
 
 from bot.core import BotCore
+from bot.file_pages import file_response, receive_upload
 from bot.links import verify
 from handlers.data import step_handler
 from handlers.data.adjust_record import record_rows
-from handlers.files import MAX_BYTES, accept_file, allowed_extensions
-from handlers.problems import Problem, render_problems
+from handlers.files import MAX_BYTES, allowed_extensions
 from models import Person, Run, StoredFile, Task
 
 TEXTS = "pages/texts.j2"
@@ -36,47 +34,7 @@ def setup_routes(app: web.Application, core: BotCore) -> None:
         if isinstance(found, web.Response):
             return found
         task, run, person = found
-        try:
-            reader = await request.multipart()
-        except Exception:
-            reader = None
-        part = await reader.next() if reader is not None else None
-        while part is not None and part.name != "file":
-            part = await reader.next()
-        if part is None or not part.filename:
-            return await _render_upload(core, task, run, person, request.query_string,
-                                        problems=render_problems(core.renderer, [Problem("no_file")]))
-        # Browsers send UTF-8 names as-is; some clients percent-encode them.
-        name = Path(unquote(part.filename)).name
-        folder = Path(core.settings.data_dir) / "files" / "uploads" / str(run.id)
-        folder.mkdir(parents=True, exist_ok=True)
-        dest = folder / f"{uuid.uuid4().hex[:8]}_{name}"
-        size = 0
-        too_big = False
-        with dest.open("wb") as fh:
-            while chunk := await part.read_chunk(1 << 16):
-                size += len(chunk)
-                if size > MAX_BYTES:
-                    too_big = True
-                    break
-                fh.write(chunk)
-        async with core.db.session() as s:
-            task = await s.get(Task, task.id)
-            run = await s.get(Run, run.id)
-            still_running = run.status == "open" and run.step_index == task.step_index
-            if task.status not in ("open", "done") or not still_running:
-                outcome = None
-            else:
-                outcome = await accept_file(core.engine, s, task, run, person, str(dest), name,
-                                            size if not too_big else MAX_BYTES + 1,
-                                            part.headers.get("Content-Type", ""))
-                if outcome.accepted:
-                    step = core.engine.steps(run)[task.step_index]
-                    msg = core.renderer.text_message("upload/result.j2", outcome=outcome, step=step, run=run, url="")
-                    from bot import outbox
-
-                    await outbox.enqueue(s, core.default_platform, [person.userid], msg)
-        core.after_commit()
+        outcome = await receive_upload(request, core, task, run, person)
         if outcome is None:
             return _message(core, "upload_closed", 200)
         return await _render_upload(core, task, run, person, request.query_string,
@@ -102,7 +60,7 @@ def setup_routes(app: web.Application, core: BotCore) -> None:
                                  .order_by(StoredFile.id.desc()).limit(1))).scalar_one_or_none()
         if f is None or not Path(f.path).exists():
             return _message(core, "record_not_ready", 404)
-        return web.FileResponse(f.path, headers={"Content-Disposition": f'attachment; filename="{run.record_no}.xlsx"'})
+        return file_response(f.path, f"{run.record_no}.xlsx", f.content_type)
 
     app.router.add_get("/upload/{task_id}", upload_form)
     app.router.add_post("/upload/{task_id}", upload_post)

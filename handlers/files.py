@@ -1,17 +1,29 @@
-"""Accepting a file for an upload step: limits, the step's checks, history kept.
+"""Accepting a file for an upload step, in two halves so no upload blocks the bot.
 
-The checks return :class:`~handlers.problems.Problem` s; they are rendered here,
-at the boundary, so ``UploadOutcome.problems`` holds the sentences people read.
+1. :func:`inspect_upload` — blocking: size, extension, what the bytes really are
+   (:mod:`handlers.sniff`), and for a spreadsheet one bounded, streamed read
+   and the step's checks. Run it with :func:`handlers.offload.off_loop`,
+   holding no database session.
+2. :func:`accept_file` — in a session: record the file (or the refusal in the
+   audit log) and close the task.
+
+A refused file is the caller's to delete. The checks return
+:class:`~handlers.problems.Problem` s; they are rendered here, at the boundary,
+so ``UploadOutcome.problems`` holds the sentences people read.
 """
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.data import step_handler
 from handlers.problems import Problem, render_problems
-from handlers.sheets import check_columns
+from handlers.sheets import Table, TableRefused, check_columns, read_table
+from handlers.sniff import CONTENT_TYPES, extension, kind_for, sniff, zip_problem
+from handlers.spec import Step
 from models import Person, Run, StoredFile, Task
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -20,6 +32,17 @@ EXTENSIONS = {
     "xlsx": {".xlsx"}, "xls": {".xls"}, "csv": {".csv"}, "pdf": {".pdf"},
     "doc": {".doc"}, "docx": {".docx"}, "zip": {".zip"},
 }
+TABLE_KINDS = {"xlsx", "csv"}
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Inspection:
+    """What :func:`inspect_upload` found: the problems, or the file's true kind."""
+
+    problems: list[Problem] = field(default_factory=list)
+    kind: str = ""
+    content_type: str = "application/octet-stream"
 
 
 @dataclass
@@ -36,30 +59,71 @@ def allowed_extensions(accept: list[str] | None) -> set[str]:
     return set().union(*(EXTENSIONS[a] for a in accept))
 
 
-async def accept_file(engine, s: AsyncSession, task: Task, run: Run, person: Person, path: str, filename: str,
-                      size: int, content_type: str) -> UploadOutcome:
-    step = engine.steps(run)[task.step_index]
-    ext = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-    problems: list[Problem] = []
+def inspect_upload(step: Step, path: str, filename: str, size: int) -> Inspection:
+    """Blocking; never raises for a bad file (every failure is a Problem)."""
+    try:
+        return _inspect(step, path, filename, size)
+    except Exception:  # noqa: BLE001 - a file no check foresaw is refused, never a 500
+        log.exception("upload %s could not be inspected", filename[:40])
+        return Inspection([Problem("unreadable")])
+
+
+def _inspect(step: Step, path: str, filename: str, size: int) -> Inspection:
+    ext = extension(filename)
     if size <= 5:
-        problems.append(Problem("empty_file"))
-    elif size > MAX_BYTES:
-        problems.append(Problem("too_big", {"size": size, "limit_mb": MAX_BYTES // (1024 * 1024)}))
+        return Inspection([Problem("empty_file")])
+    if size > MAX_BYTES:
+        return Inspection([Problem("too_big", {"size": size, "limit_mb": MAX_BYTES // (1024 * 1024)})])
     allowed = allowed_extensions(step.accept)
     if ext not in allowed:
-        problems.append(Problem("bad_extension", {"ext": ext, "allowed": sorted(allowed)}))
+        return Inspection([Problem("bad_extension", {"ext": ext, "allowed": sorted(allowed)})])
+    try:
+        kind = kind_for(ext, sniff(path))
+    except OSError:
+        kind = None
+    if kind is None:
+        return Inspection([Problem("wrong_content", {"ext": ext})])
+    if kind in ("zip", "docx"):
+        bomb = zip_problem(path)
+        if bomb is not None:
+            return Inspection([bomb])
+    found = Inspection([], kind, CONTENT_TYPES[kind])
     hook = step_handler(step.handler)
-    if not problems and step.columns and ext in (".xlsx", ".csv"):
-        problems += check_columns(path, step.columns, allow_empty=hook is not None and hook.allow_empty_sheet)
-    stored = StoredFile(run_id=run.id, task_id=task.id, step_id=step.id, userid=person.userid,
-                        department=task.department, filename=filename, path=path, size=size,
-                        content_type=content_type, created_at=engine.core.clock())
-    if not problems and hook is not None:
-        problems += hook.check_upload(step, stored, path)
-    if problems:
-        said = render_problems(engine.core.renderer, problems)
+    if not (step.columns or hook is not None):
+        return found
+    table: Table | None = None
+    if kind in TABLE_KINDS:
+        try:
+            table = read_table(path)
+        except TableRefused as refused:
+            return Inspection([refused.problem])
+    if step.columns and table is not None:
+        found.problems += check_columns(table, step.columns,
+                                        allow_empty=hook is not None and hook.allow_empty_sheet)
+    if not found.problems and hook is not None:
+        found.problems += hook.check_upload(step, table)
+    return found
+
+
+def discard(path: str) -> None:
+    """Delete a refused or partial upload (already gone is fine)."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+async def accept_file(engine, s: AsyncSession, task: Task, run: Run, person: Person, path: str, filename: str,
+                      size: int, inspection: Inspection) -> UploadOutcome:
+    """Record an inspected file in the open session: refused (audited) or kept and the task done."""
+    step = engine.steps(run)[task.step_index]
+    if inspection.problems:
+        said = render_problems(engine.core.renderer, inspection.problems)
         await engine.audit(s, run, task, person.userid, "upload_refused", "；".join(said)[:500])
         return UploadOutcome(False, said)
+    stored = StoredFile(run_id=run.id, task_id=task.id, step_id=step.id, userid=person.userid,
+                        department=task.department, filename=filename, path=path, size=size,
+                        content_type=inspection.content_type, created_at=engine.core.clock())
     s.add(stored)
     await s.flush()
     if task.status != "open":  # a corrected file while the step is still running: kept beside the first

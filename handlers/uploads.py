@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from bot.context import Context
 from bot.router import router
-from handlers.files import accept_file
+from handlers.files import accept_file, inspect_upload
+from handlers.offload import off_loop
+from handlers.sniff import safe_filename
 
 
 @router.fallback
@@ -23,7 +25,9 @@ async def image_to_upload(ctx: Context) -> bool:
     if step.accept and "image" not in step.accept:
         await ctx.reply("upload/needs_file.j2", step=step, url=engine.upload_url(task), accept=step.accept)
         return True
-    outcome = await accept_file(engine, ctx.session, task, run, ctx.person, att.path, att.filename, att.size,
-                                att.content_type)
+    # An image is only sniffed (a few bytes); the pool keeps even that off the loop.
+    name = safe_filename(att.filename, fallback="image")
+    inspection = await off_loop(inspect_upload, step, att.path, name, att.size)
+    outcome = await accept_file(engine, ctx.session, task, run, ctx.person, att.path, name, att.size, inspection)
     await ctx.reply("upload/result.j2", outcome=outcome, step=step, run=run, url=engine.upload_url(task))
     return True

@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.problems import Problem
 from handlers.spec import Step
-from models import Run, StoredFile, Task
+from models import Run, Task
 
 if TYPE_CHECKING:
     from bot.engine import Engine
+    from handlers.sheets import Table
 
 
 class StepHook:
@@ -38,8 +39,11 @@ class StepHook:
         """Extra values for this task's card template (e.g. the lines this teacher checks)."""
         return {}
 
-    def check_upload(self, step: Step, stored: StoredFile, path: str) -> list[Problem]:
-        """Problems with an uploaded file a secretary can act on (rendered where they are shown)."""
+    def check_upload(self, step: Step, table: "Table | None") -> list[Problem]:
+        """Problems with an uploaded file a secretary can act on (rendered where they are shown).
+
+        ``table`` is the sheet as read once (None when the file is not a spreadsheet).
+        Runs on the file pool, off the event loop: no database here."""
         return []
 
 

@@ -13,6 +13,8 @@ from openpyxl.styles import Alignment, Font
 
 from bot.render import Renderer
 from handlers.data import StepHook, register
+from handlers.data.inert import append_text_row
+from handlers.offload import off_loop
 from models import StoredFile
 
 TEXTS = "data/adjust_record.j2"
@@ -31,11 +33,11 @@ def record_rows(renderer: Renderer, run, approvals: list[dict]) -> list[tuple[st
 def write_xlsx(path: Path, title: str, rows: list[tuple[str, str]]) -> None:
     wb = Workbook()
     ws = wb.active
-    ws.title = title
-    ws.append([title])
+    ws.title = _sheet_title(title)
+    append_text_row(ws, [title])  # every cell inert text: the fields are what people typed
     ws["A1"].font = Font(bold=True, size=14)
     for k, v in rows:
-        ws.append([k, v])
+        append_text_row(ws, [k, v])
     ws.column_dimensions["A"].width = 36
     ws.column_dimensions["B"].width = 60
     for row in ws.iter_rows(min_row=2):
@@ -51,8 +53,13 @@ class AdjustRecord(StepHook):
         approvals = await engine.approvals(s, run)
         renderer = engine.core.renderer
         path = Path(engine.core.settings.data_dir) / "records" / f"{run.record_no}.xlsx"
-        write_xlsx(path, renderer.macro(TEXTS, "sheet_title"), record_rows(renderer, run, approvals))
+        await off_loop(write_xlsx, path, renderer.macro(TEXTS, "sheet_title"), record_rows(renderer, run, approvals))
         s.add(StoredFile(run_id=run.id, step_id=step.id, userid="system", filename=path.name, path=str(path),
                          size=path.stat().st_size,
                          content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                          created_at=engine.core.clock()))
+
+
+def _sheet_title(title: str) -> str:
+    """Excel refuses sheet names over 31 characters or with []:*?/\\."""
+    return "".join("_" if c in '[]:*?/\\' else c for c in title)[:31] or "Sheet"

@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.data import StepHook
 from handlers.data.office import parts, step_tasks, tell_office
 from handlers.data.tables import check_table, read_records
+from handlers.offload import off_loop
 from handlers.problems import Problem
+from handlers.sheets import Table
 from handlers.spec import Step
 from models import OFFICE_DEPARTMENT, Person, Run, StoredFile, Task
 
@@ -62,8 +64,8 @@ class ListCheck(StepHook):
         await s.flush()
         await engine.send_task_card(s, run, step, upload)
 
-    def check_upload(self, step: Step, stored: StoredFile, path: str) -> list[Problem]:
-        return check_table(path, self.columns, numbers=self.number_columns, allow_empty=self.allow_empty_sheet)
+    def check_upload(self, step: Step, table: Table | None) -> list[Problem]:
+        return check_table(table, self.columns, numbers=self.number_columns, allow_empty=self.allow_empty_sheet)
 
     async def on_task_done(self, engine, s, run, step, task) -> None:
         if task.kind == "upload":
@@ -71,7 +73,8 @@ class ListCheck(StepHook):
             stored = await s.get(StoredFile, file_id) if file_id else None
             if stored is None:  # closed without a file (not from its card): the list is still missing
                 return
-            await self._keep(engine, s, run, step, read_records(stored.path, self.columns), stored.id)
+            rows = await off_loop(read_records, stored.path, self.columns)  # off the loop; the file was checked
+            await self._keep(engine, s, run, step, rows, stored.id)
             for t in await step_tasks(s, run, task.step_index):
                 if t.status == "open" and t.kind == step.kind:
                     await engine.send_task_card(s, run, step, t)

@@ -12,6 +12,7 @@ from handlers.data import register
 from handlers.data.list_check import ListCheck
 from handlers.data.office import DEPARTMENT_COLUMN, produced_path, save_file
 from handlers.data.tables import write_xlsx
+from handlers.offload import off_loop
 
 SHOWN = 5
 
@@ -32,7 +33,7 @@ class MakeupListCheck(ListCheck):
             counts.append([dept, len(mine)])
             if mine:
                 path = produced_path(engine, run, f"{run.record_no}-{step.id}-{dept}.xlsx")
-                write_xlsx(path, list(self.columns), [[r.get(c, "") for c in self.columns] for r in mine])
+                await off_loop(write_xlsx, path, list(self.columns), [[r.get(c, "") for c in self.columns] for r in mine])
                 stored = await save_file(engine, s, run, step, path, f"{run.record_no}-{dept}.xlsx", dept)
                 files[dept] = stored.id
         unknown = [r for r in rows if r.get(DEPARTMENT_COLUMN) not in run.departments]

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import directory, outbox
 from bot.file_pages import download_url
 from handlers.data.tables import read_records, write_xlsx
+from handlers.offload import off_loop
 from handlers.spec import Step
 from models import OFFICE_DEPARTMENT, Run, StoredFile, Task
 
@@ -106,7 +107,9 @@ class Merged:
 
 async def merge_uploads(engine: "Engine", s: AsyncSession, run: Run, step: Step, step_index: int,
                         columns: list[str]) -> Merged:
-    """The files each 系部 uploaded in a step, as one sheet with a 系部 column first."""
+    """The files each 系部 uploaded in a step, as one sheet with a 系部 column first.
+
+    Reading and writing go to the file pool (the engine's transaction is open, but the loop is free)."""
     counts: list[tuple[str, int]] = []
     missing: list[str] = []
     rows: list[dict] = []
@@ -115,12 +118,12 @@ async def merge_uploads(engine: "Engine", s: AsyncSession, run: Run, step: Step,
         if stored is None:
             missing.append(part.department)
             continue
-        mine = read_records(stored.path, columns)
+        mine = await off_loop(read_records, stored.path, columns)
         rows += [{DEPARTMENT_COLUMN: part.department, **r} for r in mine]
         counts.append((part.department, len(mine)))
     header = [DEPARTMENT_COLUMN] + [c for c in columns if c != DEPARTMENT_COLUMN]
     name = _UNSAFE.sub("_", f"{run.record_no}-{step.title[:20]}.xlsx")
     path = produced_path(engine, run, f"{run.record_no}-{step.id}.xlsx")
-    write_xlsx(path, header, [[r.get(c, "") for c in header] for r in rows])
+    await off_loop(write_xlsx, path, header, [[r.get(c, "") for c in header] for r in rows])
     stored = await save_file(engine, s, run, step, path, name)
     return Merged(stored, counts, missing, rows)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from handlers.data import StepHook, register
 from handlers.data.office import DEPARTMENT_COLUMN, merge_uploads, tell_office
-from handlers.data.tables import MAX_PROBLEMS, check_table, fmt_number, parse_percent, problem, read_records
+from handlers.data.tables import MAX_PROBLEMS, check_table, fmt_number, parse_percent, problem, records
 from handlers.problems import Problem
 from handlers.spec import Step
-from models import StoredFile
+from handlers.sheets import Table
 
 MERGED = "data/merged.j2"
 RATES = "data/evaluation_rates.j2"
@@ -30,8 +30,8 @@ class MergedUpload(StepHook):
     def percent_columns(self, step: Step) -> tuple[str, ...]:
         return ()
 
-    def check_upload(self, step: Step, stored: StoredFile, path: str) -> list[Problem]:
-        return check_table(path, step.columns or [], numbers=self.number_columns(step),
+    def check_upload(self, step: Step, table: Table | None) -> list[Problem]:
+        return check_table(table, step.columns or [], numbers=self.number_columns(step),
                            percents=self.percent_columns(step), allow_empty=self.allow_empty_sheet)
 
     async def on_complete(self, engine, s, run, step) -> None:
@@ -44,12 +44,12 @@ class AbnormalStudents(MergedUpload):
     KEY = "学号"
     allow_empty_sheet = True  # 本系部无异常学生: the header row alone
 
-    def check_upload(self, step, stored, path) -> list[Problem]:
-        problems = super().check_upload(step, stored, path)
+    def check_upload(self, step, table) -> list[Problem]:
+        problems = super().check_upload(step, table)
         if problems or self.KEY not in (step.columns or []):
             return problems
         first: dict[str, int] = {}
-        for rec in read_records(path, [self.KEY]):
+        for rec in records(table or [], [self.KEY]):
             value = rec[self.KEY]
             if value in first:
                 problems.append(problem("duplicate", row=rec["_row"], column=self.KEY, value=value,

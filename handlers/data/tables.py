@@ -13,10 +13,9 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from handlers.data.inert import append_text_row
 from handlers.problems import DATA_PROBLEMS, Problem
-from handlers.sheets import MAX_PROBLEMS, check_columns, read_table
-
-TABLE_EXTENSIONS = (".xlsx", ".csv")
+from handlers.sheets import MAX_PROBLEMS, Table, check_columns, read_table
 _NUMBER = re.compile(r"^\d+(\.\d+)?$")
 
 
@@ -26,8 +25,12 @@ def problem(code: str, **values) -> Problem:
 
 
 def read_records(path: str, columns: list[str] | tuple[str, ...]) -> list[dict]:
+    """A checked file's records; blocking (run it with ``off_loop``)."""
+    return records(read_table(path), columns)
+
+
+def records(table: Table, columns: list[str] | tuple[str, ...]) -> list[dict]:
     """Non-empty rows as ``{column: text}`` with ``_row``, the spreadsheet row number."""
-    table = read_table(path)
     if not table:
         return []
     header = [h.strip() for h in table[0]]
@@ -64,18 +67,19 @@ def fmt_number(value: float) -> str:
     return f"{value:g}"
 
 
-def check_table(path: str, columns: list[str] | tuple[str, ...], *, numbers: tuple[str, ...] = (),
+def check_table(table: Table | None, columns: list[str] | tuple[str, ...], *, numbers: tuple[str, ...] = (),
                 percents: tuple[str, ...] = (), allow_empty: bool = False) -> list[Problem]:
     """Type, required columns, empty cells (row numbers), then number and percentage cells.
 
-    ``allow_empty``: a sheet with only its header row passes (nothing to report).
+    ``table`` is None when the file is not a spreadsheet. ``allow_empty``: a sheet
+    with only its header row passes (nothing to report).
     """
-    if Path(path).suffix.lower() not in TABLE_EXTENSIONS:
+    if table is None:
         return [problem("not_table")]
-    problems = check_columns(path, list(columns), allow_empty=allow_empty)
+    problems = check_columns(table, list(columns), allow_empty=allow_empty)
     if problems:
         return problems
-    for rec in read_records(path, columns):
+    for rec in records(table, columns):
         for col in numbers:
             if rec[col] and parse_number(rec[col]) is None:
                 problems.append(problem("not_number", row=rec["_row"], column=col, value=rec[col]))
@@ -89,13 +93,14 @@ def check_table(path: str, columns: list[str] | tuple[str, ...], *, numbers: tup
 
 
 def write_xlsx(path: Path, header: list[str], rows: list[list]) -> None:
+    """Every cell as inert text (see handlers/data/inert.py). Blocking: run it with ``off_loop``."""
     wb = Workbook()
     ws = wb.active
-    ws.append(header)
+    append_text_row(ws, header)
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        ws.append(row)
+        append_text_row(ws, row)
     for i, name in enumerate(header):
         width = max([len(str(name))] + [len(str(r[i])) for r in rows if i < len(r)]) * 2 + 2
         ws.column_dimensions[ws.cell(row=1, column=i + 1).column_letter].width = min(width, 60)
