@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot import directory
+from bot import authority, directory
+from bot.authority import Refusal
 from bot.context import Context
 from bot.engine import Decision, EngineError
 from bot.router import router
@@ -223,6 +224,7 @@ async def cmd_withdraw(ctx: Context) -> None:
 
 @router.command("skip", "跳过", takes_args=True, roles=("教务处",))
 async def cmd_skip(ctx: Context) -> None:
+    """Only the run's owner, and never an approval (see bot/authority.py)."""
     words, _, reason = ctx.args.partition(" ")
     if not words or not reason.strip():
         await ctx.reply("run/skip_usage.j2")
@@ -232,8 +234,9 @@ async def cmd_skip(ctx: Context) -> None:
         await ctx.reply("run/none.j2", words=words)
         return
     run = runs[0]
-    if run.owner_userid and run.owner_userid != ctx.userid:
-        await ctx.reply("errors/not_owner.j2", run=run)
+    refusal = authority.may_skip(run, ctx.core.engine.current_step(run), ctx.person)
+    if refusal is not None:
+        await _refuse(ctx, refusal)
         return
     step = await ctx.core.engine.skip_step(ctx.session, run, ctx.person, reason.strip())
     await ctx.reply("run/skipped.j2", run=run, step=step, reason=reason.strip())
@@ -241,26 +244,39 @@ async def cmd_skip(ctx: Context) -> None:
 
 @router.command("reassign", "转派", takes_args=True, roles=("教务处",))
 async def cmd_reassign(ctx: Context) -> None:
+    """Only the run's owner, only to a holder of the step's role for the same party (bot/authority.py)."""
     parts = ctx.args.split(maxsplit=2)
     if len(parts) < 3 or not parts[0].lstrip("#").isdigit():
         await ctx.reply("run/reassign_usage.j2")
         return
     task = await ctx.session.get(Task, int(parts[0].lstrip("#")))
     new = await directory.find_person(ctx.session, parts[1])
-    if task is None or task.status != "open":
+    run = await ctx.session.get(Run, task.run_id) if task is not None else None
+    if task is None or run is None or run.code not in ctx.core.specs:
         await ctx.reply("errors/already_done.j2", run=None)
         return
     if new is None:
         await ctx.reply("errors/person_unknown.j2", name=parts[1])
         return
-    run = await ctx.session.get(Run, task.run_id)
-    if run.owner_userid and run.owner_userid != ctx.userid:
-        await ctx.reply("errors/not_owner.j2", run=run)
+    step = ctx.core.engine.steps(run)[task.step_index]
+    refusal = authority.may_reassign(run, step, task, ctx.person, new)
+    if refusal is not None:
+        await _refuse(ctx, refusal)
         return
     old = await ctx.session.get(Person, task.assignee)
     ok = await ctx.core.engine.reassign(ctx.session, task, new, ctx.person, parts[2])
-    await ctx.reply("run/reassigned.j2" if ok else "errors/already_done.j2", run=run, old=old, new=new,
+    await ctx.reply("run/reassigned.j2" if ok else "errors/already_done.j2", run=run, step=step, old=old, new=new,
                     reason=parts[2])
+
+
+async def _refuse(ctx: Context, refusal: Refusal) -> None:
+    """Say why, naming the run's owner where the refusal is about ownership."""
+    values = dict(refusal.values)
+    run = values.get("run")
+    if refusal.template == "errors/not_owner.j2" and run is not None:
+        owner = await ctx.session.get(Person, run.owner_userid) if run.owner_userid else None
+        values["owner_name"] = owner.name if owner else ""
+    await ctx.reply(refusal.template, **values)
 
 
 # ----- 帮助 ------------------------------------------------------------------------------
