@@ -265,3 +265,98 @@ async def test_role_action_matrix(wecom, run_kind, action, setup, act, allowed, 
         if role not in allowed and role != "陌生人":  # every refusal says why, in Chinese
             said = [m["content"] for m in w.since(mark, userid) if not m["card"]]
             assert said and all(any("\u4e00" <= ch <= "\u9fff" for ch in t) for t in said), (role, said)
+
+
+# ----- the override from issue 7, step by step -------------------------------------------------------------
+@pytest.mark.parametrize("clerk", ["wangjw", "liuyf"])
+async def test_office_cannot_take_over_or_skip_a_teachers_approvals(wecom, clerk):
+    """教务处 once reassigned a 系部主任's approval to itself, approved it and skipped the 分管领导."""
+    w = wecom
+    sc = await teacher_at_dept_approve(w)
+    name = NAMES[clerk]
+    for target in (name, "孙丽婷", "徐慧敏"):  # itself, the requester, another 系部's head
+        await w.say(clerk, f"转派 {sc.task.id} {target} 陈主任出差")
+        assert "由审批人本人签批，不能转派" in w.last_text(clerk)
+    await w.click(clerk, card_for(w, "chenzr", sc.task.id), "同意")
+    assert "不由您处理" in w.last_text(clerk)
+    await w.say(clerk, f"跳过 {sc.run.record_no} 陈主任出差")
+    assert "是审批，不能跳过" in w.last_text(clerk)
+    assert (await task_row(w, sc.task.id)).assignee == "chenzr"
+    assert (await run_of_id(w, sc.run.id)).step_index == 0
+
+    await w.click("chenzr", card_for(w, "chenzr", sc.task.id), "同意")  # the approver signs
+    leader = await _open_task(w, sc.run, "zhaogm")
+    await w.say(clerk, f"跳过 {sc.run.record_no} 领导出差")
+    assert "是审批，不能跳过" in w.last_text(clerk)
+    await w.say(clerk, f"转派 {leader.id} {name} 领导出差")
+    assert "不能转派" in w.last_text(clerk)
+    await w.click(clerk, card_for(w, "zhaogm", leader.id), "同意")
+    assert "不由您处理" in w.last_text(clerk)
+    run = await run_of_id(w, sc.run.id)
+    assert run.step_index == 1 and run.status == "open"
+    async with w.core.db.session() as s:
+        done = (await s.execute(select(Task).where(Task.run_id == run.id, Task.status == "done"))).scalars().all()
+    assert [(t.step_id, t.acted_by) for t in done] == [("dept_approve", "chenzr")]
+
+    # what the office may do: 催办 the approver, then its own 教务处 steps once the approvals are in
+    await w.say(clerk, f"催办 {run.record_no}")
+    assert "【催办】" in w.last_card("zhaogm")["main_title"]["title"]
+    await w.click("zhaogm", card_for(w, "zhaogm", leader.id), "同意")
+    adjust = await _open_task(w, run, clerk)
+    await w.click(clerk, card_for(w, clerk, adjust.id), "已完成")
+    assert (await task_row(w, adjust.id)).status == "done"
+
+
+async def test_office_approval_moves_within_the_office_only(wecom):
+    """2.16: 教务处's own approval (王建伟 owns the run) may go to a colleague, never to a 系部."""
+    w = wecom
+    run = await office_started(w, "2.16")
+    for t in await tasks_of(w, run.id, status="open"):
+        await act_on(w, run, t)  # 通识教育部 uploads its plan
+    task = await _open_task(w, run, "wangjw")
+    assert task.kind == "approve"
+    await w.say("liuyf", f"转派 {task.id} 刘艳芳 我来审")  # a colleague is not the owner
+    assert "由王建伟负责" in w.last_text("liuyf")
+    await w.say("wangjw", f"转派 {task.id} 叶青 请通识部自审")  # not a 教务处 role
+    assert "叶青不是教务处" in w.last_text("wangjw")
+    await w.say("wangjw", f"跳过 {run.record_no} 已线下审过")
+    assert "是审批，不能跳过" in w.last_text("wangjw")
+    await w.say("wangjw", f"转派 {task.id} 刘艳芳 王老师出差")
+    assert "转派给 刘艳芳" in w.last_text("wangjw")
+    assert "已由王建伟转派给刘艳芳" in w.last_text("wangjw") or any("转派给刘艳芳" in t for t in w.texts("wangjw"))
+    assert "转派给您" in w.last_text("liuyf")
+    await w.click("liuyf", card_for(w, "liuyf", task.id), "同意")
+    assert (await task_row(w, task.id)).acted_by == "liuyf"
+
+
+# ----- the rules themselves, without the app ---------------------------------------------------------------
+def test_authority_rules_unit():
+    from bot import authority
+    from handlers.registry import default_specs
+    from models import Person
+
+    specs = default_specs()
+    head, other_head = Person(userid="chenzr", name="陈志荣", department="机电工程系", roles_text="系部主任;任课教师"), \
+        Person(userid="xuhm", name="徐慧敏", department="信息工程系", roles_text="系部主任;任课教师")
+    clerk = Person(userid="wangjw", name="王建伟", department="教务处", roles_text="教务处")
+    teacher = Person(userid="sunlt", name="孙丽婷", department="机电工程系", roles_text="任课教师")
+    secretary = Person(userid="linms", name="林美深", department="机电工程系", roles_text="教学秘书")
+    teacher_run = Run(code="1.4", started_by="sunlt", owner_userid="", owner_role="教务处", status="open")
+    office_run = Run(code="4.7", started_by="wangjw", owner_userid="wangjw", owner_role="教务处", status="open")
+    approve, notify = specs["1.4"].steps[0], specs["1.4"].steps[5]
+    approval = Task(group="机电工程系", department="机电工程系", assignee="chenzr", status="open")
+    confirm = Task(group="机电工程系", department="机电工程系", assignee="linms", status="open")
+
+    assert authority.is_owner(teacher_run, clerk) and not authority.is_owner(teacher_run, teacher)
+    assert not authority.is_owner(office_run, Person(userid="liuyf", name="刘艳芳", roles_text="教务处"))
+    assert authority.may_skip(teacher_run, approve, clerk).template == "errors/skip_approval.j2"
+    assert authority.may_skip(teacher_run, notify, clerk) is None
+    assert authority.may_skip(teacher_run, notify, head).template == "errors/not_owner.j2"
+    for new in (clerk, teacher, other_head):
+        assert authority.may_reassign(teacher_run, approve, approval, clerk, new).template == "errors/reassign_approval.j2"
+    assert authority.may_reassign(teacher_run, notify, confirm, clerk, head) is None  # same 系部, acts for it
+    assert authority.may_reassign(teacher_run, notify, confirm, clerk, other_head).template == "errors/reassign_no_role.j2"
+    assert authority.may_reassign(teacher_run, notify, confirm, clerk, teacher).template == "errors/reassign_no_role.j2"
+    assert authority.may_reassign(teacher_run, notify, confirm, clerk, secretary).template == "errors/reassign_same.j2"
+    assert authority.step_role_label(notify, confirm) == "机电工程系的教学秘书或系部主任"
+    assert authority.step_role_label(approve, approval) == "机电工程系的系部主任"
