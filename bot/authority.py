@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from handlers.spec import Step
 from models import Person, Run, Task
 
@@ -103,3 +105,13 @@ def step_role_label(step: Step, task: Task) -> str:
                 role = "教学秘书或系部主任"
             return f"{task.department}的{role}"
     return "发起人本人"
+
+
+async def explain(s: AsyncSession, refusal: Refusal) -> dict:
+    """The refusal's template values, naming the run's owner where ownership is the reason."""
+    values = dict(refusal.values)
+    run = values.get("run")
+    if refusal.template == "errors/not_owner.j2" and run is not None:
+        owner = await s.get(Person, run.owner_userid) if run.owner_userid else None
+        values["owner_name"] = owner.name if owner else ""
+    return values

@@ -351,7 +351,9 @@ class Engine:
         return list(open_tasks)
 
     async def skip_step(self, s: AsyncSession, run: Run, actor: Person, reason: str) -> Step | None:
+        """跳过 the current step: the owner's call, never an approval's (raises EngineError)."""
         step = self.current_step(run)
+        await self._enforce(s, authority.may_skip(run, step, actor))
         if step is None or run.status != "open":
             return None
         await s.execute(update(Task).where(Task.run_id == run.id, Task.step_index == run.step_index,
@@ -366,9 +368,11 @@ class Engine:
         return step
 
     async def reassign(self, s: AsyncSession, task: Task, new: Person, actor: Person, reason: str) -> bool:
-        """转派 (already allowed by ``authority.may_reassign``): the task changes hands by
-        compare-and-set; the old assignee is told, the new one gets a note and the card."""
+        """转派, if ``authority.may_reassign`` allows it (else EngineError): the task changes hands
+        by compare-and-set; the old assignee is told, the new one gets a note and the card."""
         run = await s.get(Run, task.run_id)
+        step = self.steps(run)[task.step_index]
+        await self._enforce(s, authority.may_reassign(run, step, task, actor, new))
         old_userid = task.assignee
         res = await s.execute(update(Task).where(Task.id == task.id, Task.status == "open",
                                                  Task.assignee == old_userid)
@@ -377,7 +381,6 @@ class Engine:
             return False
         await s.refresh(task)
         await self.audit(s, run, task, actor.userid, "reassign", f"{old_userid} → {new.name}：{reason}")
-        step = self.steps(run)[task.step_index]
         old = await s.get(Person, old_userid)
         values = dict(run=run, step=step, task=task, actor=actor, old=old, new=new, reason=reason)
         platform = self.core.default_platform
@@ -437,6 +440,11 @@ class Engine:
         return [(t, r) for t, r in rows]
 
     # ----- small helpers ------------------------------------------------------------
+    @staticmethod
+    async def _enforce(s: AsyncSession, refusal: "authority.Refusal | None") -> None:
+        if refusal is not None:
+            raise EngineError(refusal.template, **await authority.explain(s, refusal))
+
     async def audit(self, s: AsyncSession, run: Run | None, task: Task | None, actor: str, action: str, detail: str) -> None:
         s.add(AuditEntry(run_id=run.id if run else None, task_id=task.id if task else None, actor=actor,
                          action=action, detail=detail, at=self.core.clock()))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot import authority, directory
-from bot.authority import Refusal
+from bot import directory
 from bot.context import Context
 from bot.engine import Decision, EngineError
 from bot.router import router
@@ -234,11 +233,11 @@ async def cmd_skip(ctx: Context) -> None:
         await ctx.reply("run/none.j2", words=words)
         return
     run = runs[0]
-    refusal = authority.may_skip(run, ctx.core.engine.current_step(run), ctx.person)
-    if refusal is not None:
-        await _refuse(ctx, refusal)
+    try:
+        step = await ctx.core.engine.skip_step(ctx.session, run, ctx.person, reason.strip())
+    except EngineError as exc:
+        await ctx.reply(exc.template, **exc.values)
         return
-    step = await ctx.core.engine.skip_step(ctx.session, run, ctx.person, reason.strip())
     await ctx.reply("run/skipped.j2", run=run, step=step, reason=reason.strip())
 
 
@@ -259,24 +258,14 @@ async def cmd_reassign(ctx: Context) -> None:
         await ctx.reply("errors/person_unknown.j2", name=parts[1])
         return
     step = ctx.core.engine.steps(run)[task.step_index]
-    refusal = authority.may_reassign(run, step, task, ctx.person, new)
-    if refusal is not None:
-        await _refuse(ctx, refusal)
-        return
     old = await ctx.session.get(Person, task.assignee)
-    ok = await ctx.core.engine.reassign(ctx.session, task, new, ctx.person, parts[2])
+    try:
+        ok = await ctx.core.engine.reassign(ctx.session, task, new, ctx.person, parts[2])
+    except EngineError as exc:
+        await ctx.reply(exc.template, **exc.values)
+        return
     await ctx.reply("run/reassigned.j2" if ok else "errors/already_done.j2", run=run, step=step, old=old, new=new,
                     reason=parts[2])
-
-
-async def _refuse(ctx: Context, refusal: Refusal) -> None:
-    """Say why, naming the run's owner where the refusal is about ownership."""
-    values = dict(refusal.values)
-    run = values.get("run")
-    if refusal.template == "errors/not_owner.j2" and run is not None:
-        owner = await ctx.session.get(Person, run.owner_userid) if run.owner_userid else None
-        values["owner_name"] = owner.name if owner else ""
-    await ctx.reply(refusal.template, **values)
 
 
 # ----- 帮助 ------------------------------------------------------------------------------
