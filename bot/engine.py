@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Literal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import directory, outbox
+from bot import authority, directory, outbox
+from bot.authority import OFFICE_ROLES
 from bot.outbound import OutboundMessage
 from handlers.spec import Step, WorkflowSpec
 from models import AuditEntry, Person, Run, Task
@@ -21,8 +22,6 @@ from models import AuditEntry, Person, Run, Task
 if TYPE_CHECKING:
     from bot.core import BotCore
 
-# Roles that act for their whole 系部 (one of them closes it); other roles act for themselves.
-OFFICE_ROLES = {"教学秘书", "系部主任"}
 ACTIONS = {
     "approve": {"approve": "done", "reject": "rejected"},
     "confirm": {"confirm": "done", "dispute": "done"},
@@ -92,7 +91,7 @@ class Engine:
             code=spec.code, flow_id=flow.id,
             title=title or (spec.name if flow.id == "main" else f"{spec.name}（{flow.name}）"),
             started_by=starter.userid,
-            owner_userid=starter.userid if starter.has_role("教务处") else "",
+            owner_userid=starter.userid if starter.has_role(spec.owner) else "", owner_role=spec.owner,
             subject_department=data.pop("subject_department", "") or "",
             departments=departments or await directory.teaching_departments(s),
             data=data, created_at=self.core.clock(),
@@ -146,10 +145,7 @@ class Engine:
                 unique.append(x)
         return unique
 
-    @staticmethod
-    def own_request(run: Run, userid: str) -> bool:
-        """Nobody approves their own request; a run 教务处 starts for its own work is not one."""
-        return userid == run.started_by and run.started_by != run.owner_userid
+    own_request = staticmethod(authority.own_request)
 
     @staticmethod
     def _by_role(people: list[Person], role: str, dept: str) -> list[Assignment]:
@@ -355,7 +351,9 @@ class Engine:
         return list(open_tasks)
 
     async def skip_step(self, s: AsyncSession, run: Run, actor: Person, reason: str) -> Step | None:
+        """跳过 the current step: the owner's call, never an approval's (raises EngineError)."""
         step = self.current_step(run)
+        await self._enforce(s, authority.may_skip(run, step, actor))
         if step is None or run.status != "open":
             return None
         await s.execute(update(Task).where(Task.run_id == run.id, Task.step_index == run.step_index,
@@ -370,14 +368,25 @@ class Engine:
         return step
 
     async def reassign(self, s: AsyncSession, task: Task, new: Person, actor: Person, reason: str) -> bool:
+        """转派, if ``authority.may_reassign`` allows it (else EngineError): the task changes hands
+        by compare-and-set; the old assignee is told, the new one gets a note and the card."""
         run = await s.get(Run, task.run_id)
-        res = await s.execute(update(Task).where(Task.id == task.id, Task.status == "open")
+        step = self.steps(run)[task.step_index]
+        await self._enforce(s, authority.may_reassign(run, step, task, actor, new))
+        old_userid = task.assignee
+        res = await s.execute(update(Task).where(Task.id == task.id, Task.status == "open",
+                                                 Task.assignee == old_userid)
                               .values(assignee=new.userid).execution_options(synchronize_session=False))
         if res.rowcount != 1:
             return False
         await s.refresh(task)
-        await self.audit(s, run, task, actor.userid, "reassign", f"→ {new.name}：{reason}")
-        await self.send_task_card(s, run, self.steps(run)[task.step_index], task)
+        await self.audit(s, run, task, actor.userid, "reassign", f"{old_userid} → {new.name}：{reason}")
+        old = await s.get(Person, old_userid)
+        values = dict(run=run, step=step, task=task, actor=actor, old=old, new=new, reason=reason)
+        platform = self.core.default_platform
+        await outbox.enqueue(s, platform, [old_userid], self.core.renderer.text_message("run/reassigned_old.j2", **values))
+        await outbox.enqueue(s, platform, [new.userid], self.core.renderer.text_message("run/reassigned_new.j2", **values))
+        await self.send_task_card(s, run, step, task)
         return True
 
     # ----- reading ----------------------------------------------------------------
@@ -431,6 +440,11 @@ class Engine:
         return [(t, r) for t, r in rows]
 
     # ----- small helpers ------------------------------------------------------------
+    @staticmethod
+    async def _enforce(s: AsyncSession, refusal: "authority.Refusal | None") -> None:
+        if refusal is not None:
+            raise EngineError(refusal.template, **await authority.explain(s, refusal))
+
     async def audit(self, s: AsyncSession, run: Run | None, task: Task | None, actor: str, action: str, detail: str) -> None:
         s.add(AuditEntry(run_id=run.id if run else None, task_id=task.id if task else None, actor=actor,
                          action=action, detail=detail, at=self.core.clock()))

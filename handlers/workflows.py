@@ -223,6 +223,7 @@ async def cmd_withdraw(ctx: Context) -> None:
 
 @router.command("skip", "跳过", takes_args=True, roles=("教务处",))
 async def cmd_skip(ctx: Context) -> None:
+    """Only the run's owner, and never an approval (see bot/authority.py)."""
     words, _, reason = ctx.args.partition(" ")
     if not words or not reason.strip():
         await ctx.reply("run/skip_usage.j2")
@@ -232,34 +233,38 @@ async def cmd_skip(ctx: Context) -> None:
         await ctx.reply("run/none.j2", words=words)
         return
     run = runs[0]
-    if run.owner_userid and run.owner_userid != ctx.userid:
-        await ctx.reply("errors/not_owner.j2", run=run)
+    try:
+        step = await ctx.core.engine.skip_step(ctx.session, run, ctx.person, reason.strip())
+    except EngineError as exc:
+        await ctx.reply(exc.template, **exc.values)
         return
-    step = await ctx.core.engine.skip_step(ctx.session, run, ctx.person, reason.strip())
     await ctx.reply("run/skipped.j2", run=run, step=step, reason=reason.strip())
 
 
 @router.command("reassign", "转派", takes_args=True, roles=("教务处",))
 async def cmd_reassign(ctx: Context) -> None:
+    """Only the run's owner, only to a holder of the step's role for the same party (bot/authority.py)."""
     parts = ctx.args.split(maxsplit=2)
     if len(parts) < 3 or not parts[0].lstrip("#").isdigit():
         await ctx.reply("run/reassign_usage.j2")
         return
     task = await ctx.session.get(Task, int(parts[0].lstrip("#")))
     new = await directory.find_person(ctx.session, parts[1])
-    if task is None or task.status != "open":
+    run = await ctx.session.get(Run, task.run_id) if task is not None else None
+    if task is None or run is None or run.code not in ctx.core.specs:
         await ctx.reply("errors/already_done.j2", run=None)
         return
     if new is None:
         await ctx.reply("errors/person_unknown.j2", name=parts[1])
         return
-    run = await ctx.session.get(Run, task.run_id)
-    if run.owner_userid and run.owner_userid != ctx.userid:
-        await ctx.reply("errors/not_owner.j2", run=run)
-        return
+    step = ctx.core.engine.steps(run)[task.step_index]
     old = await ctx.session.get(Person, task.assignee)
-    ok = await ctx.core.engine.reassign(ctx.session, task, new, ctx.person, parts[2])
-    await ctx.reply("run/reassigned.j2" if ok else "errors/already_done.j2", run=run, old=old, new=new,
+    try:
+        ok = await ctx.core.engine.reassign(ctx.session, task, new, ctx.person, parts[2])
+    except EngineError as exc:
+        await ctx.reply(exc.template, **exc.values)
+        return
+    await ctx.reply("run/reassigned.j2" if ok else "errors/already_done.j2", run=run, step=step, old=old, new=new,
                     reason=parts[2])
 
 

@@ -19,7 +19,10 @@ class Run(Base):
     # open | done | rejected | cancelled
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     started_by: Mapped[str] = mapped_column(String(64))
-    owner_userid: Mapped[str] = mapped_column(String(64), default="")  # who in 教务处 runs it
+    # Accountable owner: the office (owner_role, the spec's owner) and, when one of its staff started
+    # the run, that person (owner_userid). A run a teacher or 系部 started is the office's as a whole.
+    owner_userid: Mapped[str] = mapped_column(String(64), default="")
+    owner_role: Mapped[str] = mapped_column(String(32), default="教务处", server_default="教务处")
     subject_department: Mapped[str] = mapped_column(String(64), default="")
     departments: Mapped[list] = mapped_column(JSON, default=list)  # the 系部 this run fans out to
     data: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -193,11 +193,17 @@ async def test_missing_department_remind_reassign_skip(wecom):
 
     stale = w.last_card("guoyan")
     guoyan_task = next(t for t in await tasks_of(w, run.id, status="open") if t.assignee == "guoyan")
-    await w.say(OFFICE, f"转派 {guoyan_task.id} 冯凯 郭燕请假")
-    assert "转派给 冯凯" in w.last_text(OFFICE)
+    await w.say(OFFICE, f"转派 {guoyan_task.id} 冯凯 郭燕请假")  # a teacher is not a 教学秘书
+    assert "冯凯不是信息工程系的教学秘书或系部主任" in w.last_text(OFFICE) and not w.cards("fengkai")
+    await w.say(OFFICE, f"转派 {guoyan_task.id} 邓雨林 郭燕请假")  # another 系部's head
+    assert "邓雨林不是信息工程系的" in w.last_text(OFFICE) and not w.cards("dengyl")
+    await w.say(OFFICE, f"转派 {guoyan_task.id} 徐慧敏 郭燕请假")  # the same 系部's head acts for it
+    assert "转派给 徐慧敏" in w.last_text(OFFICE)
+    assert "已由王建伟转派给徐慧敏" in w.last_text("guoyan") and "郭燕请假" in w.last_text("guoyan")
+    assert "转派给您（原由郭燕办理）" in w.last_text("xuhm")
     await w.click("guoyan", stale, "已完成", create_time=int(time.time()) + 5)
     assert "不由您处理" in w.last_text("guoyan")
-    await w.click("fengkai", w.last_card("fengkai"), "已完成")
+    await w.click("xuhm", w.last_card("xuhm"), "已完成")
     assert (await run_of(w, "4.7")).step_index == 1  # 经济管理系 still behind
 
     caiqh_card = w.last_card("caiqh")
@@ -209,7 +215,7 @@ async def test_missing_department_remind_reassign_skip(wecom):
     async with w.core.db.session() as s:
         audit = {(a.action, a.actor): a.detail for a in
                  (await s.execute(select(AuditEntry).where(AuditEntry.run_id == run.id))).scalars()}
-    assert "郭燕请假" in audit[("reassign", OFFICE)] and "冯凯" in audit[("reassign", OFFICE)]
+    assert "郭燕请假" in audit[("reassign", OFFICE)] and "徐慧敏" in audit[("reassign", OFFICE)]
     assert "经济管理系已线下召开" in audit[("skip", OFFICE)]
     assert audit[("remind", OFFICE)] == "2"
 
