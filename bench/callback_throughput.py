@@ -38,7 +38,8 @@ async def main(users: int, messages: int, broadcast: int, db_url: str | None) ->
     await fake.start()
     settings = Settings(database_url=db_url or f"sqlite+aiosqlite:///{tmp}/bench.db", data_dir=tmp,
                         wecom_corp_id=CORP_ID, wecom_agent_id=AGENT_ID, wecom_secret="s", wecom_token=TOKEN,
-                        wecom_aes_key=AES_KEY, wecom_api_base=fake.base_url, wecom_retry_base=0.01)
+                        wecom_aes_key=AES_KEY, wecom_api_base=fake.base_url, wecom_retry_base=0.01,
+                        secret_key="bench-secret-key-0123456789")
     app = create_app(settings, "serve", start_workers=False)
     client = TestClient(TestServer(app))
     await client.start_server()

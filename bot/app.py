@@ -5,8 +5,9 @@ import logging
 from typing import Literal
 
 from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp.abc import AbstractAccessLogger
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings, demo_secret_key
 from bot.core import BotCore
 from bot.db import Database
 from bot.platforms.base import PlatformSender
@@ -17,13 +18,22 @@ CORE = web.AppKey("core", BotCore)
 WECOM_CLIENT = web.AppKey("wecom_client", object)
 WECOM_SENDER = web.AppKey("wecom_sender", object)
 Mode = Literal["serve", "demo"]
+# Bodies read whole (JSON, forms, the WeCom callback's own smaller limit) stay small; uploads
+# stream through multipart with their own limit (handlers.files.MAX_BYTES), never this one.
+CLIENT_MAX_SIZE = 1 << 20
 
 
 def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[str, PlatformSender] | None = None,
                clock=None, start_workers: bool = True) -> web.Application:
-    """``serve`` talks to WeCom; ``demo`` runs the local chat (and WeCom too when configured)."""
+    """``serve`` talks to WeCom; ``demo`` runs the local chat (and WeCom too when configured).
+
+    ``serve`` needs ``CAMPUSBOT_SECRET_KEY``; the demo keeps a random one in its data folder."""
     from bot import file_pages, pages
 
+    if not settings.secret_key:
+        if mode != "demo":
+            raise ConfigError("CAMPUSBOT_SECRET_KEY is not set (required by 'campusbot serve')")
+        settings = settings.model_copy(update={"secret_key": demo_secret_key(settings.data_dir)})
     db = Database(settings.database_url)
     senders: dict[str, PlatformSender] = dict(extra_senders or {})
     wecom_on = settings.wecom_configured
@@ -33,7 +43,7 @@ def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[
         senders.setdefault("devchat", DevchatSender(db))
     kwargs = {"clock": clock} if clock else {}
     default = "devchat" if mode == "demo" else "wecom"
-    app = web.Application(client_max_size=25 * 1024 * 1024)
+    app = web.Application(client_max_size=CLIENT_MAX_SIZE)
     http: dict[str, ClientSession] = {}
 
     if wecom_on:
@@ -77,6 +87,7 @@ def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[
             return await make_media_fetcher(app[WECOM_CLIENT], settings.data_dir / "files")(media_id)
 
         setup_wecom_routes(app, settings, core.accept, fetch_media)
+        _setup_oauth(app, core, http)
     if mode == "demo":
         setup_devchat_routes(app, core)
     pages.setup_routes(app, core)
@@ -87,3 +98,30 @@ def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[
 
 async def _health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
+
+
+def _setup_oauth(app: web.Application, core: BotCore, http: dict[str, ClientSession]) -> None:
+    """WeCom's return from identifying a page's visitor (see bot/platforms/wecom/oauth.py)."""
+    from bot.page_access import message
+    from bot.platforms.wecom.oauth import setup_oauth_routes, userid_for_code
+
+    settings = core.settings
+
+    async def exchange(code: str) -> str | None:
+        return await userid_for_code(app[WECOM_CLIENT], http["wecom"], settings.wecom_api_base, code)
+
+    setup_oauth_routes(app, settings, exchange, lambda name, status: message(core, name, status),
+                       secure=settings.public_url.startswith("https://"))
+
+
+class PathOnlyAccessLogger(AbstractAccessLogger):
+    """The access log without query strings: links carry ``sig=``, callbacks ``msg_signature=``."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info('%s "%s %s" %s %s %.3fs', request.remote, request.method, request.path,
+                         response.status, response.body_length, time)
+
+
+def access_log_options() -> dict:
+    """Keyword arguments for ``web.run_app``/``AppRunner``: the path-only access log."""
+    return {"access_log_class": PathOnlyAccessLogger}

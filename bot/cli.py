@@ -67,6 +67,7 @@ def serve() -> None:
     settings = _settings()
     try:
         settings.require_wecom()
+        settings.require_secret_key()
     except ConfigError as exc:
         click.echo(f"配置错误: {exc}", err=True)
         sys.exit(2)
@@ -74,30 +75,39 @@ def serve() -> None:
     _check_calendar(settings)
     from aiohttp import web
 
-    from bot.app import create_app
+    from bot.app import access_log_options, create_app
 
-    web.run_app(create_app(settings, "serve"), host=settings.host, port=settings.port)
+    web.run_app(create_app(settings, "serve"), host=settings.host, port=settings.port, **access_log_options())
+
+
+DEMO_DB = Path("data/demo.db")
+DEMO_DATABASE_URL = f"sqlite+aiosqlite:///{DEMO_DB}"
 
 
 @main.command()
 @click.option("--keep", is_flag=True, help="keep the existing demo database instead of starting fresh")
-def demo(keep: bool) -> None:
+@click.option("--database", "database_url", default=None, metavar="URL",
+              help="run the demo (and its 'send as anyone' chat) against this database on purpose")
+def demo(keep: bool, database_url: str | None) -> None:
     """Run the demo: a seeded fictional college and the local chat at http://HOST:PORT/."""
-    import os
-
-    overrides = {}
-    if not os.environ.get("CAMPUSBOT_DATABASE_URL"):
-        db_file = Path("data/demo.db")
+    settings = _settings()
+    if database_url is None:
+        configured = settings.database_url if "database_url" in settings.model_fields_set else ""
+        if configured and configured != DEMO_DATABASE_URL:
+            click.echo("配置错误: CAMPUSBOT_DATABASE_URL points at another database; 'campusbot demo' lets anyone "
+                       "send as anyone, so it only uses its own data/demo.db (pass --database URL to mean it)",
+                       err=True)
+            sys.exit(2)
         if not keep:
             for suffix in ("", "-wal", "-shm"):
-                Path(str(db_file) + suffix).unlink(missing_ok=True)
-        overrides["database_url"] = f"sqlite+aiosqlite:///{db_file}"
-    settings = _settings(**overrides)
+                Path(str(DEMO_DB) + suffix).unlink(missing_ok=True)
+        database_url = DEMO_DATABASE_URL
+    settings = _settings(database_url=database_url)
     _check_specs()
     _check_calendar(settings)
     from aiohttp import web
 
-    from bot.app import CORE, create_app
+    from bot.app import CORE, access_log_options, create_app
     from bot.seed import seed_demo
 
     app = create_app(settings, "demo")
@@ -108,7 +118,7 @@ def demo(keep: bool) -> None:
 
     app.on_startup.append(seed)
     click.echo(f"演示已启动：在浏览器打开 http://{settings.host}:{settings.port}/ 选择一位老师开始对话")
-    web.run_app(app, host=settings.host, port=settings.port, print=None)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, **access_log_options())
 
 
 @main.group()

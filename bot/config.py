@@ -4,12 +4,14 @@ A missing or invalid setting is reported as one line naming it; the CLI exits 2.
 """
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("data")
+MIN_SECRET_KEY = 16
 
 
 class ConfigError(Exception):
@@ -24,7 +26,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     public_url: str = ""
     data_dir: Path = DEFAULT_DATA_DIR
-    secret_key: str = ""  # signs upload links; derived from the WeCom secret when empty
+    secret_key: str = ""  # signs links and page sessions; required by serve, never derived from anything
 
     wecom_corp_id: str = ""
     wecom_agent_id: str = ""
@@ -32,6 +34,7 @@ class Settings(BaseSettings):
     wecom_token: str = ""
     wecom_aes_key: str = ""
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    wecom_oauth_base: str = "https://open.weixin.qq.com"  # where pages send a visitor to be identified
     wecom_max_skew: int = Field(default=300, ge=0)
     wecom_retry_base: float = Field(default=0.5, gt=0, le=60)  # seconds; the client's first backoff
 
@@ -75,9 +78,34 @@ class Settings(BaseSettings):
             if not getattr(self, name):
                 raise ConfigError(f"CAMPUSBOT_{name.upper()} is not set (required by 'campusbot serve')")
 
+    def require_secret_key(self) -> None:
+        """``serve`` signs links with a key of its own: a leaked WeCom secret must not forge them."""
+        if len(self.secret_key) < MIN_SECRET_KEY:
+            what = "is not set" if not self.secret_key else f"is shorter than {MIN_SECRET_KEY} characters"
+            raise ConfigError(f"CAMPUSBOT_SECRET_KEY {what} (required by 'campusbot serve'; "
+                              "e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
+
     @property
     def signing_key(self) -> bytes:
-        return (self.secret_key or self.wecom_secret or "campusbot-demo-secret").encode()
+        """The key for links and page sessions; there is no fallback (see :func:`demo_secret_key`)."""
+        if not self.secret_key:
+            raise ConfigError("CAMPUSBOT_SECRET_KEY is not set")
+        return self.secret_key.encode()
+
+
+def demo_secret_key(data_dir: Path) -> str:
+    """The demo's own random key, kept in its data folder so links survive a demo restart."""
+    path = Path(data_dir) / "demo_secret_key"
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        key = ""
+    if len(key) < MIN_SECRET_KEY:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        path.write_text(key + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    return key
 
 
 def load_settings(**overrides) -> Settings:

@@ -194,8 +194,18 @@ class Engine:
 
     async def _send_notice(self, s: AsyncSession, run: Run, step: Step, tasks: list[Task]) -> None:
         template = step.templates.get("notice", "task/notice.yaml.j2")
-        msg = self.core.renderer.card_message(template, **await self._card_values(s, run, step, None))
-        await outbox.enqueue(s, self.core.default_platform, [t.assignee for t in tasks], msg)
+        values = await self._card_values(s, run, step, None)
+        users = [t.assignee for t in tasks]
+
+        def card(userid: str) -> OutboundMessage:
+            return self.core.renderer.card_message(template, **{**values, "record_url": self.record_url(run, userid)})
+
+        msg = self.core.renderer.card_message(template, **values)
+        if users and card(users[0]) != msg:  # it carries a record link, which names its person: one card each
+            for userid in users:
+                await outbox.enqueue(s, self.core.default_platform, [userid], card(userid))
+            return
+        await outbox.enqueue(s, self.core.default_platform, users, msg)
 
     async def send_task_card(self, s: AsyncSession, run: Run, step: Step, task: Task, *, reminder: bool = False) -> None:
         template = step.templates.get("card", f"task/{step.kind}.yaml.j2")
@@ -209,7 +219,7 @@ class Engine:
         history = await self.approvals(s, run)
         values = dict(run=run, spec=spec, step=step, task=task, starter=starter, history=history,
                       summary=run.data.get("summary", []), upload_url=self.upload_url(task) if task else "",
-                      record_url=self.record_url(run))
+                      record_url=self.record_url(run, task.assignee) if task else "")
         from handlers.data import step_handler
 
         hook = step_handler(step.handler)
@@ -222,10 +232,10 @@ class Engine:
 
         return signed_task_link(self.core.settings, "upload", task.id, task.assignee)
 
-    def record_url(self, run: Run) -> str:
+    def record_url(self, run: Run, userid: str) -> str:
         from bot.links import signed_run_link
 
-        return signed_run_link(self.core.settings, "record", run.id)
+        return signed_run_link(self.core.settings, "record", run.id, userid)
 
     async def _step_complete(self, s: AsyncSession, run: Run, index: int, step: Step) -> bool:
         tasks = (await s.execute(select(Task).where(Task.run_id == run.id, Task.step_index == index))).scalars().all()

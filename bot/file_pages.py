@@ -6,7 +6,8 @@ pool (``handlers/offload.py``), and only then recorded in a short session; a
 refused or partial file is deleted. Downloads are served with the type found by
 sniffing, ``nosniff``, and as attachments unless they are images.
 
-The link is the credential, as for uploads: it names the person and expires.
+The link names the person and expires, as for uploads; inside WeCom the visitor
+must be that person or have rights over the run (bot/page_access.py).
 Only files kept under ``settings.data_dir`` are ever served.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ from handlers.files import MAX_BYTES, Inspection, UploadOutcome, accept_file, di
 from handlers.offload import off_loop
 from handlers.problems import Problem, render_problems
 from handlers.sniff import CONTENT_TYPES, IMAGE_KINDS, safe_filename
+from bot.page_access import has_rights_over, message, visitor
 from models import Person, Run, StoredFile, Task
 
 if TYPE_CHECKING:
@@ -47,9 +49,16 @@ def setup_file_routes(app: web.Application, core: "BotCore") -> None:
         why = verify(core.settings, KIND, int(raw), q.get("u", ""), q.get("exp", ""), q.get("sig", ""))
         if why:
             return _message(core, "refused", 403, why=why)
+        who = await visitor(request, core)
+        if isinstance(who, web.Response):
+            return who
         async with core.db.session() as s:
             stored = await s.get(StoredFile, int(raw))
             person = await s.get(Person, q.get("u", ""))
+            if who is not None and who != q.get("u", ""):  # inside WeCom, a forwarded link
+                run = await s.get(Run, stored.run_id) if stored is not None and stored.run_id else None
+                if run is None or not has_rights_over(run, await s.get(Person, who)):
+                    return message(core, "not_yours", 403)
         if stored is None or person is None or not _inside(Path(stored.path), Path(core.settings.data_dir)):
             return _message(core, "gone", 404)
         return file_response(stored.path, stored.filename, stored.content_type)

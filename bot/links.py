@@ -1,7 +1,9 @@
 """Signed, expiring links for pages opened from a card (upload, record).
 
-WeCom delivers no files sent to an app, so uploads go through a page; the link
-itself is the credential, so it names the person and expires.
+WeCom delivers no files sent to an app, so uploads go through a page. Every link
+names its person and expires; outside WeCom the link is the credential, inside
+WeCom the visitor must also be that person (or have rights over the run): see
+bot/page_access.py.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from urllib.parse import urlencode
 from bot.config import Settings
 
 UPLOAD_TTL = 7 * 24 * 3600
-RECORD_TTL = 180 * 24 * 3600
+RECORD_TTL = 30 * 24 * 3600
 
 
 def _sign(settings: Settings, *parts: object) -> str:
@@ -21,7 +23,8 @@ def _sign(settings: Settings, *parts: object) -> str:
     return hmac.new(settings.signing_key, msg, hashlib.sha256).hexdigest()[:32]
 
 
-def _base(settings: Settings) -> str:
+def public_base(settings: Settings) -> str:
+    """Where people reach this server: ``CAMPUSBOT_PUBLIC_URL``, or http://HOST:PORT."""
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
     return (settings.public_url or f"http://{host}:{settings.port}").rstrip("/")
 
@@ -29,13 +32,14 @@ def _base(settings: Settings) -> str:
 def signed_task_link(settings: Settings, kind: str, task_id: int, userid: str, now: float | None = None) -> str:
     exp = int((now or time.time()) + UPLOAD_TTL)
     sig = _sign(settings, kind, task_id, userid, exp)
-    return f"{_base(settings)}/{kind}/{task_id}?" + urlencode({"u": userid, "exp": exp, "sig": sig})
+    return f"{public_base(settings)}/{kind}/{task_id}?" + urlencode({"u": userid, "exp": exp, "sig": sig})
 
 
-def signed_run_link(settings: Settings, kind: str, run_id: int, now: float | None = None) -> str:
+def signed_run_link(settings: Settings, kind: str, run_id: int, userid: str, now: float | None = None) -> str:
+    """A run's page (the 调停课 record) for one recipient: each person gets their own link."""
     exp = int((now or time.time()) + RECORD_TTL)
-    sig = _sign(settings, kind, run_id, "", exp)
-    return f"{_base(settings)}/{kind}/{run_id}?" + urlencode({"exp": exp, "sig": sig})
+    sig = _sign(settings, kind, run_id, userid, exp)
+    return f"{public_base(settings)}/{kind}/{run_id}?" + urlencode({"u": userid, "exp": exp, "sig": sig})
 
 
 def verify(settings: Settings, kind: str, obj_id: int, userid: str, exp: str, sig: str,

@@ -1,5 +1,6 @@
 """Pages opened from cards: the upload page (WeCom delivers no files to an app)
-and the printable 调停课记录表 with its xlsx. Links are signed and expire.
+and the printable 调停课记录表 with its xlsx. Links are signed, name their person
+and expire; inside WeCom the visitor is identified too (bot/page_access.py).
 
 A page's title and text when it cannot be shown are macro pairs in
 ``messages/pages/texts.j2`` (``<name>_title`` / ``<name>_text``)."""
@@ -13,12 +14,13 @@ from sqlalchemy import select
 from bot.core import BotCore
 from bot.file_pages import file_response, receive_upload
 from bot.links import verify
+from bot.page_access import may_see_record, visitor
+from bot.page_access import message as _message
 from handlers.data import step_handler
 from handlers.data.adjust_record import record_rows
 from handlers.files import MAX_BYTES, allowed_extensions
 from models import Person, Run, StoredFile, Task
 
-TEXTS = "pages/texts.j2"
 
 
 def setup_routes(app: web.Application, core: BotCore) -> None:
@@ -68,13 +70,6 @@ def setup_routes(app: web.Application, core: BotCore) -> None:
     app.router.add_get("/record/{run_id}", record_page)
 
 
-def _message(core: BotCore, name: str, status: int, **values) -> web.Response:
-    title = core.renderer.macro(TEXTS, f"{name}_title", **values)
-    text = core.renderer.macro(TEXTS, f"{name}_text", **values)
-    return web.Response(text=core.renderer.page("pages/message.html", title=title, text=text),
-                        content_type="text/html", status=status)
-
-
 async def _task_from_link(request: web.Request, core: BotCore):
     raw = request.match_info["task_id"]
     if not raw.isdigit():
@@ -83,10 +78,15 @@ async def _task_from_link(request: web.Request, core: BotCore):
     why = verify(core.settings, "upload", int(raw), q.get("u", ""), q.get("exp", ""), q.get("sig", ""))
     if why:
         return _message(core, "upload_refused", 403, why=why)
+    who = await visitor(request, core)
+    if isinstance(who, web.Response):
+        return who
     async with core.db.session() as s:
         task = await s.get(Task, int(raw))
         run = await s.get(Run, task.run_id) if task else None
         person = await s.get(Person, q.get("u", ""))
+    if who is not None and who != q.get("u", ""):
+        return _message(core, "not_yours", 403)  # a forwarded link: an upload acts as its person
     if task is None or run is None or person is None or task.assignee != person.userid:
         return _message(core, "upload_not_yours", 404)
     return task, run, person
@@ -97,13 +97,19 @@ async def _run_from_link(request: web.Request, core: BotCore, kind_id: str | Non
     if not raw.isdigit():
         return _message(core, "record_bad", 400)
     q = request.query
-    why = verify(core.settings, "record", int(raw), "", q.get("exp", ""), q.get("sig", ""))
+    why = verify(core.settings, "record", int(raw), q.get("u", ""), q.get("exp", ""), q.get("sig", ""))
     if why:
         return _message(core, "record_refused", 403, why=why)
+    who = await visitor(request, core)
+    if isinstance(who, web.Response):
+        return who
     async with core.db.session() as s:
         run = await s.get(Run, int(raw))
+        allowed = run is not None and await may_see_record(s, run, who or q.get("u", ""))
     if run is None:
         return _message(core, "record_missing", 404)
+    if not allowed:
+        return _message(core, "not_yours", 403)
     return run
 
 

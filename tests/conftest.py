@@ -55,7 +55,8 @@ def wecom_settings(db_url: str, tmp_path: Path, fake_wecom):
     return Settings(
         database_url=db_url, data_dir=tmp_path / "data", public_url="http://campusbot.test",
         wecom_corp_id=CORP_ID, wecom_agent_id=AGENT_ID, wecom_secret="test-secret", wecom_token=TOKEN,
-        wecom_aes_key=AES_KEY, wecom_api_base=fake_wecom.base_url, wecom_max_skew=300,
+        wecom_aes_key=AES_KEY, wecom_api_base=fake_wecom.base_url, wecom_oauth_base=fake_wecom.base_url,
+        wecom_max_skew=300, secret_key="test-secret-key-0123456789",
         wecom_retry_base=0.01,
     )
 

@@ -8,6 +8,9 @@ Usage::
     fake.sent_messages()               # one dict per delivered (userid, message)
     await fake.close()
 
+OAuth (pages opened inside WeCom): this server is the authorize host too;
+``fake.oauth.user = "zhoujs"`` says who is logged in to the WeCom client (see :class:`FakeOAuth`).
+
 Scripting: ``fake.queue(SEND, 45009, 45009)`` makes the next two message/send
 calls answer errcode 45009; ``fake.queue(SEND, http(502))`` answers HTTP 502.
 ``fake.expire_tokens()`` makes every issued token answer 42001;
@@ -27,6 +30,9 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
+
+import secrets
+from urllib.parse import urlencode
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -98,6 +104,8 @@ class FakeWeCom:
         app.router.add_post(UPDATE_CARD, self._update_card)
         app.router.add_get(MEDIA_GET, self._media_get)
         app.router.add_post(MEDIA_UPLOAD, self._media_upload)
+        self.oauth = FakeOAuth(self)  # the authorize host too (CAMPUSBOT_WECOM_OAUTH_BASE)
+        self.oauth.add_routes(app)
         return app
 
     async def start(self) -> str:
@@ -331,3 +339,56 @@ def visible(text: str) -> str:
 
 def _err(errcode: int, errmsg: str) -> web.Response:
     return web.json_response({"errcode": errcode, "errmsg": errmsg})
+
+
+# -- OAuth inside WeCom (snsapi_base) -----------------------------------------------------------
+
+AUTHORIZE = "/connect/oauth2/authorize"
+GETUSERINFO = "/cgi-bin/auth/getuserinfo"
+
+
+class FakeOAuth:
+    """WeCom's authorize page and ``auth/getuserinfo``, as documented.
+
+    The authorize page identifies whoever is logged in to the WeCom client (``user``, chosen by the
+    test) and redirects to ``redirect_uri`` with ``code`` and the untouched ``state``. A code works
+    once, for ``code_ttl`` seconds (5 minutes); otherwise getuserinfo answers errcode 40029.
+    """
+
+    def __init__(self, fake: FakeWeCom, *, code_ttl: float = 300) -> None:
+        self.fake = fake
+        self.user: str | None = None
+        self.code_ttl = code_ttl
+        self.codes: dict[str, tuple[str, float]] = {}  # code -> (userid, issued at)
+        self.exchanged: list[str] = []  # userids handed out by getuserinfo, in order
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get(AUTHORIZE, self._authorize)
+        app.router.add_get(GETUSERINFO, self._getuserinfo)
+
+    def authorize_calls(self) -> list[Call]:
+        return self.fake.calls_to(AUTHORIZE)
+
+    async def _authorize(self, request: web.Request) -> web.Response:
+        call = await self.fake._record(request)
+        q = call.query
+        if q.get("appid") != self.fake.corp_id or q.get("response_type") != "code" \
+                or q.get("scope") != "snsapi_base" or not q.get("redirect_uri", "").startswith(("http://", "https://")):
+            return web.Response(status=400, text="invalid authorize request")
+        if self.user is None:
+            return web.Response(status=403, text="not logged in to WeCom")
+        code = f"code-{next(self.fake._ids)}-{secrets.token_hex(8)}"
+        self.codes[code] = (self.user, time.time())
+        sep = "&" if "?" in q["redirect_uri"] else "?"
+        target = q["redirect_uri"] + sep + urlencode({"code": code, "state": q.get("state", "")})
+        return web.Response(status=302, headers={"Location": target})
+
+    async def _getuserinfo(self, request: web.Request) -> web.Response:
+        call = await self.fake._record(request)
+        if (bad := self.fake._check_token(request)) is not None:
+            return bad
+        found = self.codes.pop(call.query.get("code", ""), None)  # a code works once
+        if found is None or time.time() - found[1] > self.code_ttl:
+            return _err(40029, "invalid code")
+        self.exchanged.append(found[0])
+        return web.json_response({"errcode": 0, "errmsg": "ok", "userid": found[0]})

@@ -112,40 +112,126 @@ def test_db_upgrade(tmp_path):
     assert (tmp_path / "cli.db").exists()
 
 
-def test_serve_answers_wecom_url_verification(tmp_path):
-    """`campusbot serve` as production starts it: migrations, then the callback answers the official vector."""
+def _free_port() -> int:
     import socket
-    import urllib.request
-
-    from tests.wecom_helpers import AES_KEY, CORP_ID, TOKEN, VERIFY_URL, VERIFY_URL_PLAIN
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CAMPUSBOT_")}
-    clean.update({
+        return sock.getsockname()[1]
+
+
+def _serve_env(tmp_path: Path, port: int, **extra) -> dict:
+    from tests.wecom_helpers import AES_KEY, CORP_ID, TOKEN
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPUSBOT_")}
+    env.update({
         "CAMPUSBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/serve.db", "CAMPUSBOT_PORT": str(port),
         "CAMPUSBOT_WECOM_CORP_ID": CORP_ID, "CAMPUSBOT_WECOM_AGENT_ID": "1000002", "CAMPUSBOT_WECOM_SECRET": "s",
         "CAMPUSBOT_WECOM_TOKEN": TOKEN, "CAMPUSBOT_WECOM_AES_KEY": AES_KEY, "CAMPUSBOT_WECOM_MAX_SKEW": "0",
-        "CAMPUSBOT_WECOM_API_BASE": "http://127.0.0.1:9",  # nothing is sent in this test
+        "CAMPUSBOT_WECOM_API_BASE": "http://127.0.0.1:9",  # nothing is sent in these tests
+        "CAMPUSBOT_SECRET_KEY": "cli-test-secret-key-0123456789",
     })
-    log = (tmp_path / "serve.log").open("wb")  # a file, not a pipe nobody reads: logs must never block
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=tmp_path, env=clean,
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.2)
-        from urllib.parse import urlencode
+    env.update(extra)
+    return env
 
-        body = urllib.request.urlopen(base + "/wecom/callback?" + urlencode(VERIFY_URL), timeout=5).read()
+
+class Server:
+    """A real ``campusbot`` server process; its log goes to a file (never a pipe nobody reads)."""
+
+    def __init__(self, args: list[str], tmp_path: Path, env: dict, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.log_path = tmp_path / f"{args[0]}-{port}.log"
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *args], cwd=tmp_path, env=env,
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+
+    def __enter__(self) -> "Server":
+        import urllib.request
+
+        for _ in range(150):
+            try:
+                urllib.request.urlopen(self.base + "/healthz", timeout=1).read()
+                return self
+            except OSError:
+                assert self.proc.poll() is None, self.log()
+                time.sleep(0.2)
+        raise AssertionError("server did not start: " + self.log())
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+        self._log.close()
+
+    def get(self, path: str, **headers) -> int:
+        import urllib.error
+        import urllib.request
+
+        try:
+            return urllib.request.urlopen(urllib.request.Request(self.base + path, headers=headers), timeout=5).status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def test_serve_requires_its_own_secret_key(tmp_path):
+    env = _serve_env(tmp_path, _free_port())
+    del env["CAMPUSBOT_SECRET_KEY"]
+    r = subprocess.run([sys.executable, "-m", "bot.cli", "serve"], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "CAMPUSBOT_SECRET_KEY" in r.stderr
+    env["CAMPUSBOT_SECRET_KEY"] = "short"
+    r = subprocess.run([sys.executable, "-m", "bot.cli", "serve"], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and "CAMPUSBOT_SECRET_KEY" in r.stderr
+
+
+def test_serve_answers_wecom_url_verification_and_logs_no_query_strings(tmp_path):
+    """`campusbot serve` as production starts it: migrations, then the callback answers the official vector.
+    Its access log names each path but never a query string (links carry sig=, callbacks msg_signature=)."""
+    import urllib.request
+    from urllib.parse import urlencode
+
+    from tests.wecom_helpers import VERIFY_URL, VERIFY_URL_PLAIN
+
+    port = _free_port()
+    with Server(["serve"], tmp_path, _serve_env(tmp_path, port), port) as server:
+        body = urllib.request.urlopen(server.base + "/wecom/callback?" + urlencode(VERIFY_URL), timeout=5).read()
         assert body.decode() == VERIFY_URL_PLAIN
         assert (tmp_path / "serve.db").exists()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
+        assert server.get("/upload/7?u=zhoujs&exp=99999999999&sig=SIGNATURE0123456789abcdef") == 403
+        assert server.get("/record/3?u=zhoujs&exp=1&sig=RECORDSIG0123456789", **{"User-Agent": "wxwork/4.1"}) == 403
+        time.sleep(0.3)
+    log = server.log()
+    assert "/upload/7" in log and "/record/3" in log and "/wecom/callback" in log, log
+    for secret in ("SIGNATURE0123456789abcdef", "RECORDSIG0123456789", VERIFY_URL["msg_signature"],
+                   VERIFY_URL["echostr"][:20], "zhoujs", "?"):
+        assert secret not in log, (secret, log)
+
+
+def test_demo_refuses_a_database_that_is_not_its_own(tmp_path):
+    r = run(["demo"], tmp_path, CAMPUSBOT_DATABASE_URL="postgresql+asyncpg://campusbot@db.example/prod")
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0
+    assert "CAMPUSBOT_DATABASE_URL" in r.stderr and "--database" in r.stderr
+    assert not (tmp_path / "data").exists()  # refused before touching anything
+
+
+def test_demo_on_an_explicit_database_keeps_its_key_across_restarts(tmp_path):
+    """``--database`` is the deliberate way; the demo's random signing key stays in its data folder."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPUSBOT_")}
+    env.update({"CAMPUSBOT_DATABASE_URL": "postgresql+asyncpg://campusbot@db.example/prod",
+                "CAMPUSBOT_PORT": str(port)})
+    args = ["demo", "--database", f"sqlite+aiosqlite:///{tmp_path}/mine.db"]
+    with Server(args, tmp_path, env, port) as server:
+        assert server.get("/") == 200
+    key_file = tmp_path / "data" / "demo_secret_key"
+    key = key_file.read_text()
+    assert len(key.strip()) >= 32 and (tmp_path / "mine.db").exists()
+    assert key_file.stat().st_mode & 0o077 == 0
+    with Server(args, tmp_path, env, port):
+        pass
+    assert key_file.read_text() == key

@@ -206,6 +206,7 @@ async def test_adjust_class_walked_through_every_step(context, base_url):
     await expect(link).to_be_visible()
     href = await link.get_attribute("href")
     assert href.startswith(f"{base_url}/record/") and "sig=" in href and "exp=" in href, href
+    assert f"u={OFFICE}&" in href  # a record link names its person
     async with context.expect_page() as new_tab:
         await link.click()
     record = await new_tab.value
@@ -228,7 +229,7 @@ async def test_adjust_class_walked_through_every_step(context, base_url):
     notice = card_with(secretary, "通知：调课申请：电工基础（计网2401）")
     await expect(notice).to_contain_text("将调停课记录截图分发到学生所在系教学秘书")
     await expect(notice).to_contain_text(record_no)
-    same_record = re.escape(href.split("?")[0]) + r"\?exp=\d+&sig=\w+$"
+    same_record = re.escape(href.split("?")[0]) + rf"\?u={SECRETARY}&exp=\d+&sig=\w+$"  # her own link
     await expect(notice.locator("a.card-link")).to_have_attribute("href", re.compile(same_record))
     confirm = card_with(secretary, "请确认：调课申请：电工基础（计网2401）")
     await expect(confirm).to_contain_text("通知到调课班级")

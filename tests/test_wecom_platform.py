@@ -631,3 +631,37 @@ def test_link_card_is_text_notice_and_plain_card_is_text():
     assert "task_id" not in tc and tc["jump_list"][0]["title"] == "查看详情"
     plain = render(OutboundMessage(kind="card", card=Card("通知", "内容", fields=[("时间", "周五")])))
     assert plain == {"msgtype": "text", "text": {"content": "通知\n内容\n时间：周五"}}
+
+
+# -- what `serve` mounts -------------------------------------------------------------------
+
+
+def test_serve_mounts_no_local_chat(tmp_path):
+    """The local chat lets anyone send as anyone: `serve` never mounts it (nor its page or API)."""
+    from bot.app import create_app
+
+    settings = make_settings(tmp_path).model_copy(update={
+        "database_url": f"sqlite+aiosqlite:///{tmp_path}/routes.db", "secret_key": "route-test-key-0123456789"})
+    routes = sorted({(r.method, r.resource.canonical) for r in create_app(settings, "serve").router.routes()})
+    paths = {path for _, path in routes}
+    assert not [p for p in paths if p.startswith(("/devchat", "/api", "/chat"))], routes
+    assert "/" not in paths
+    assert routes == sorted({
+        ("GET", "/wecom/callback"), ("POST", "/wecom/callback"), ("GET", "/oauth/wecom"),
+        ("GET", "/upload/{task_id}"), ("POST", "/upload/{task_id}"), ("GET", "/record/{run_id}.xlsx"),
+        ("GET", "/record/{run_id}"), ("GET", "/file/{file_id}"), ("GET", "/healthz"),
+        ("HEAD", "/upload/{task_id}"), ("HEAD", "/record/{run_id}.xlsx"), ("HEAD", "/record/{run_id}"),
+        ("HEAD", "/file/{file_id}"), ("HEAD", "/healthz"), ("HEAD", "/wecom/callback"), ("HEAD", "/oauth/wecom"),
+    })
+    demo = {r.resource.canonical for r in create_app(settings, "demo").router.routes()}
+    assert "/" in demo and any(p.startswith("/devchat/api") for p in demo)  # the check above can fail
+
+
+def test_serve_refuses_to_build_without_its_secret_key(tmp_path):
+    from bot.app import create_app
+    from bot.config import ConfigError
+
+    with pytest.raises(ConfigError, match="CAMPUSBOT_SECRET_KEY"):
+        create_app(make_settings(tmp_path), "serve")
+    with pytest.raises(ConfigError, match="CAMPUSBOT_SECRET_KEY"):
+        _ = make_settings(tmp_path).signing_key  # never derived from the WeCom secret

@@ -7,6 +7,11 @@ same update again (three times in all), so input problems get 4xx and only a
 failing sink (storage down) gets a 500 — that retry is wanted.
 
 Images are downloaded at once because a media_id dies after 3 days.
+
+Hostile bodies never reach a slow path: the body is capped (:data:`MAX_BODY`,
+413 above it, before reading it), and both the envelope and the decrypted
+message pass :func:`check_xml_shape` — no DTD or entity of any kind, at most
+:data:`MAX_DEPTH` levels — before xmltodict builds anything.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import logging
 import mimetypes
 import re
 import uuid
+import xml.parsers.expat
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -35,6 +41,8 @@ log = logging.getLogger(__name__)
 CALLBACK_PATH = "/wecom/callback"
 PLATFORM = "wecom"
 MEDIA_TIMEOUT = 3.0  # seconds; leaves room in WeCom's 5 s deadline
+MAX_BODY = 64 << 10  # a callback is a few hundred bytes; a text message at most ~2 KB before encryption
+MAX_DEPTH = 8  # <xml><SelectedItems><SelectedItem><OptionIds><OptionId> is the deepest WeCom sends
 
 Sink = Callable[[Event], Awaitable[object]]
 MediaFetcher = Callable[[str], Awaitable[Attachment]]
@@ -62,8 +70,10 @@ def setup_wecom_routes(
 
     async def receive(request: web.Request) -> web.Response:
         try:
-            body = await request.read()
+            body = await _read_capped(request, MAX_BODY)
+            check_xml_shape(body)
             plaintext = crypto.decrypt_callback(request.query, body)
+            check_xml_shape(plaintext.encode("utf-8", "surrogatepass"))
             event, media_id = parse_event(plaintext)
         except CallbackRejected as exc:
             return _reject(request, exc)
@@ -78,6 +88,41 @@ def setup_wecom_routes(
 
     app.router.add_get(CALLBACK_PATH, verify)
     app.router.add_post(CALLBACK_PATH, receive)
+
+
+class BodyTooLarge(CallbackRejected):
+    status = 413
+
+
+def check_xml_shape(data: bytes) -> None:
+    """Refuse any DTD (so no entity expansion, no external entity) and nesting deeper than
+    :data:`MAX_DEPTH`, in one streaming pass of expat that stops at the first offence."""
+    depth = 0
+
+    def start(name, attrs) -> None:
+        nonlocal depth
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise MalformedCallback("XML nested too deeply")
+
+    def end(name) -> None:
+        nonlocal depth
+        depth -= 1
+
+    def doctype(*args) -> None:
+        raise MalformedCallback("XML with a DTD")
+
+    parser = xml.parsers.expat.ParserCreate()
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.StartDoctypeDeclHandler = doctype
+    parser.EntityDeclHandler = doctype
+    try:
+        parser.Parse(data, True)
+    except CallbackRejected:
+        raise
+    except Exception as exc:  # noqa: BLE001 - expat errors, bad encodings
+        raise MalformedCallback(f"bad XML: {type(exc).__name__}") from None
 
 
 def parse_event(plaintext: str) -> tuple[Event, str]:
@@ -188,6 +233,21 @@ def _write(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
+async def _read_capped(request: web.Request, limit: int) -> bytes:
+    """The body, refused with 413 before reading when it is declared or found to be larger."""
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLarge(f"body of {request.content_length} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(1 << 14):
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge("chunked body over the limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _reject(request: web.Request, exc: CallbackRejected) -> web.Response:
     log.warning("wecom callback %s rejected (%d): %s", request.method, exc.status, exc.reason)
-    return web.Response(status=exc.status, text="forbidden" if exc.status == 403 else "bad request")
+    text = {403: "forbidden", 413: "too large"}.get(exc.status, "bad request")
+    return web.Response(status=exc.status, text=text)

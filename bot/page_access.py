@@ -1,0 +1,72 @@
+"""Who may open a page from a card, and who is opening it.
+
+Outside WeCom (the demo's local chat, a plain browser) the signed link is the
+credential, as before. Inside WeCom the visitor is identified by WeCom OAuth
+(bot/platforms/wecom/oauth.py) and a page serves only the person the link was
+made for or someone with rights over the run; anyone else who was forwarded the
+link gets a polite refusal. Refusals are macros in ``messages/pages/texts.j2``.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from sqlalchemy import select
+
+from bot.links import public_base
+from bot.platforms.wecom.oauth import authorize_redirect, inside_wecom, session_userid
+from models import Person, Run, Task
+
+if TYPE_CHECKING:
+    from bot.core import BotCore
+
+TEXTS = "pages/texts.j2"
+RUN_OFFICE = "教务处"  # the office accountable for every run
+
+
+def message(core: "BotCore", name: str, status: int, **values) -> web.Response:
+    """A short Chinese page: ``<name>_title`` / ``<name>_text`` from messages/pages/texts.j2."""
+    title = core.renderer.macro(TEXTS, f"{name}_title", **values)
+    text = core.renderer.macro(TEXTS, f"{name}_text", **values)
+    return web.Response(text=core.renderer.page("pages/message.html", title=title, text=text),
+                        content_type="text/html", status=status, headers={"Cache-Control": "no-store"})
+
+
+async def visitor(request: web.Request, core: "BotCore") -> str | None | web.Response:
+    """Inside WeCom: the identified userid, or the response that identifies the visitor first
+    (a redirect to WeCom for a GET; a refusal asking to reopen the page for anything else).
+    Outside WeCom, or with WeCom not configured: None — the signed link alone stands."""
+    settings = core.settings
+    if not (settings.wecom_configured and inside_wecom(request)):
+        return None
+    userid = session_userid(request, settings.signing_key)
+    if userid:
+        return userid
+    if request.method != "GET":
+        return message(core, "login_expired", 403)
+    return authorize_redirect(request, settings, public_base(settings))
+
+
+def has_rights_over(run: Run, person: Person | None) -> bool:
+    """The run's owner, or 教务处, which is accountable for every run."""
+    if person is None:
+        return False
+    return person.userid == run.owner_userid or person.has_role(RUN_OFFICE)
+
+
+async def may_see_record(s, run: Run, userid: str) -> bool:
+    """A 调停课 record is for the teacher, whoever had a part in the run (approvers, 教务处,
+    the 教学秘书 told), 教务处 and the 教学秘书 of the class's 系部."""
+    if not userid:
+        return False
+    if userid in (run.started_by, run.owner_userid):
+        return True
+    person = await s.get(Person, userid)
+    if person is None:
+        return False
+    if has_rights_over(run, person):
+        return True
+    if run.subject_department and person.has_role("教学秘书") and person.department == run.subject_department:
+        return True
+    part = await s.execute(select(Task.id).where(Task.run_id == run.id, Task.assignee == userid).limit(1))
+    return part.first() is not None
