@@ -35,13 +35,13 @@ import click
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
-from handlers.spec import (
+from workflow.spec import (
     EveryNWeeksWindow, FixedWindow, MonthlyWindow, MonthsWindow, OnDemandWindow,
     SeasonsWindow, SemesterPhaseWindow, TeachingWeeksWindow,
 )
 
 if TYPE_CHECKING:
-    from handlers.spec import Window, WorkflowSpec
+    from workflow.spec import Window, WorkflowSpec
 
 CALENDAR_DIR = Path(__file__).parent / "calendars"
 DEFAULT_CALENDAR_FILE = CALENDAR_DIR / "2026-2027.yaml"
@@ -748,7 +748,7 @@ def calendar_windows_command(
     if cal is None:
         return 1
     if specs is None:
-        from handlers.registry import SpecError, default_specs
+        from workflow.registry import SpecError, default_specs
 
         try:
             specs = default_specs()

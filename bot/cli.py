@@ -21,7 +21,7 @@ def _settings(**overrides) -> Settings:
 
 
 def _check_specs() -> None:
-    from handlers.registry import SpecError, default_specs
+    from workflow.registry import SpecError, default_specs
 
     try:
         default_specs()
@@ -193,7 +193,7 @@ def workflows() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def workflows_list(as_json: bool) -> None:
     from handlers.catalog import workflows_json, workflows_table
-    from handlers.registry import SpecError, default_specs
+    from workflow.registry import SpecError, default_specs
 
     try:
         specs = default_specs()

@@ -18,8 +18,8 @@ from bot.events import Event
 from bot.outbox import OutboxDrainer
 from bot.platforms.base import PlatformSender
 from bot.render import Renderer
-from handlers.registry import default_specs
-from handlers.spec import WorkflowSpec
+from workflow.registry import default_specs
+from workflow.spec import WorkflowSpec
 from models import Conversation, Inbound, Person, utcnow
 
 log = logging.getLogger(__name__)

@@ -45,7 +45,7 @@ from bot.calendar import ConcreteWindow, SchoolCalendar, default_calendar, load_
 from bot.config import Settings
 from bot.db import Database
 from bot.engine import EngineError
-from handlers.spec import WorkflowSpec
+from workflow.spec import WorkflowSpec
 from models import Reminder, Run, Task
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Mapping
 
-from handlers.spec import Step, WorkflowSpec
+from workflow.spec import Step, WorkflowSpec
 
 KIND_LABELS = {"notice": "通知", "confirm": "确认", "upload": "上传", "approve": "审批", "form": "填表", "task": "办理"}
 CATEGORY_ORDER = ("教学运行", "实践教学", "教学研究", "教学质量")

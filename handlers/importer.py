@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from handlers.spec import WorkflowSpec
+from workflow.spec import WorkflowSpec
 
 # ---------------------------------------------------------------- text helpers
 

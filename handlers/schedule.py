@@ -14,7 +14,7 @@ from bot.context import Context
 from bot.outbound import OutboundMessage
 from bot.router import router
 from bot.scheduler import flow_for_label, run_for_window, week_windows, windows_in, working_time
-from handlers.spec import WorkflowSpec
+from workflow.spec import WorkflowSpec
 from handlers.workflows import begin_workflow
 from models import Person, Reminder
 

@@ -13,7 +13,7 @@ from bot.calendar import (
     DEFAULT_CALENDAR_FILE, CalendarError, ConcreteWindow, SchoolCalendar, _cc_knows,
     calendar_check_command, calendar_windows_command, windows_between,
 )
-from handlers.spec import Window, WorkflowSpec
+from workflow.spec import Window, WorkflowSpec
 
 D = date.fromisoformat
 YEAR_START, YEAR_END = D("2026-09-01"), D("2027-08-31")
@@ -326,7 +326,7 @@ def test_calendar_check_command_default_path(capsys, monkeypatch):
 
 
 def test_every_shipped_spec_window_resolves_in_2026_2027(cal):
-    from handlers.registry import default_specs
+    from workflow.registry import default_specs
 
     specs = default_specs()
     assert specs

@@ -19,8 +19,8 @@ from bot.db import Database
 from bot.scheduler import (
     CLAIM_TIMEOUT, ManualClock, flow_for_label, reminders_for, start_scheduler, tick, working_time,
 )
-from handlers.registry import default_specs
-from handlers.spec import WorkflowSpec
+from workflow.registry import default_specs
+from workflow.spec import WorkflowSpec
 from models import Reminder, Run, Task
 from tests.harness import card_text
 

@@ -17,7 +17,7 @@ from handlers.data import StepHook
 from handlers.data.office import parts, step_tasks, tell_office
 from handlers.data.tables import check_table, read_records
 from handlers.problems import Problem
-from handlers.spec import Step
+from workflow.spec import Step
 from models import OFFICE_DEPARTMENT, Person, Run, StoredFile, Task
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import directory, outbox
 from bot.file_pages import download_url
 from handlers.data.tables import read_records, write_xlsx
-from handlers.spec import Step
+from workflow.spec import Step
 from models import OFFICE_DEPARTMENT, Run, StoredFile, Task
 
 if TYPE_CHECKING:

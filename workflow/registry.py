@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from handlers.spec import WorkflowSpec
+from workflow.spec import WorkflowSpec
 
 SPEC_DIR = Path(__file__).parent / "specs"
 
