@@ -178,7 +178,7 @@ def handbook() -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
 def handbook_import(file: Path, out_dir: Path) -> None:
     """Turn a handbook in this format into spec files."""
-    from handlers.importer import import_handbook
+    from workflow.authoring.importer import import_handbook
 
     paths = import_handbook(file, out_dir)
     click.echo(f"已生成 {len(paths)} 个工作流定义到 {out_dir}")
@@ -192,7 +192,7 @@ def workflows() -> None:
 @workflows.command("list")
 @click.option("--json", "as_json", is_flag=True)
 def workflows_list(as_json: bool) -> None:
-    from handlers.catalog import workflows_json, workflows_table
+    from workflow.authoring.catalog import workflows_json, workflows_table
     from workflow.registry import SpecError, default_specs
 
     try:
