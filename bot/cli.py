@@ -34,8 +34,8 @@ def _check_calendar(settings: Settings) -> None:
     """Refuse to start on an invalid 校历; warn when it (or chinese-calendar) does not cover today."""
     import datetime as dt
 
-    from bot.calendar import CalendarError
-    from bot.scheduler import calendar_for
+    from bot.reminders.working_time import calendar_for
+    from workflow.calendar import CalendarError
 
     try:
         cal = calendar_for(settings)
@@ -214,7 +214,7 @@ def calendar() -> None:
 @calendar.command("check")
 @click.argument("file", required=False, type=click.Path(path_type=Path))
 def calendar_check(file: Path | None) -> None:
-    from bot.calendar import calendar_check_command
+    from bot.cli_calendar import calendar_check_command
 
     sys.exit(calendar_check_command(file))
 
@@ -225,7 +225,7 @@ def calendar_check(file: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--calendar", "path", required=False, type=click.Path(path_type=Path))
 def calendar_windows(date_from: str | None, date_to: str | None, as_json: bool, path: Path | None) -> None:
-    from bot.calendar import calendar_windows_command
+    from bot.cli_calendar import calendar_windows_command
 
     try:
         sys.exit(calendar_windows_command(date_from, date_to, as_json, path))

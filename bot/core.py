@@ -2,7 +2,6 @@
 and owns the workers that process updates and drain the outbox."""
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 from typing import Callable
@@ -17,6 +16,7 @@ from bot.db import Database
 from bot.events import Event
 from bot.outbox import OutboxDrainer
 from bot.platforms.base import PlatformSender
+from bot.reminders.service import ReminderService
 from bot.render import Renderer
 from workflow.registry import default_specs
 from workflow.spec import WorkflowSpec
@@ -53,21 +53,15 @@ class BotCore:
         self.engine = Engine(self)
         self.worker = inbound.InboundWorker(self, clock=clock)
         self.drainer = OutboxDrainer(db, senders, clock=clock)
+        self.reminders = ReminderService(self)
 
     async def start(self) -> None:
-        from bot.scheduler import start_scheduler
-
         self.worker.start()
         self.drainer.start()
-        self.scheduler = start_scheduler(self)
+        self.reminders.start()
 
     async def stop(self) -> None:
-        if getattr(self, "scheduler", None) is not None:
-            self.scheduler.shutdown(wait=False)
-            self.scheduler = None
-        running = getattr(self, "tick_task", None)
-        if running is not None and not running.done():  # a tick mid-transaction: let it commit
-            await asyncio.wait({running}, timeout=30)
+        await self.reminders.stop()  # a tick mid-transaction may commit first
         await self.worker.stop()
         await self.drainer.stop()
 
