@@ -13,6 +13,7 @@ from handlers.data import known_handlers, step_handler
 from workflow.calendar import DEFAULT_CALENDAR_FILE, SchoolCalendar
 from workflow.hooks import BaseStepHook, HookRegistry, StepHook
 from workflow.registry import default_specs
+from workflow.spec import code_key
 from workflow.windows import Window, _WindowBase, resolve
 
 PACKAGE = Path(workflow.__file__).parent
@@ -100,3 +101,8 @@ def test_the_shipped_hooks_fulfil_the_contract():
     hooks = HookRegistry({name: step_handler(name) for name in names})
     assert all(isinstance(hooks.get(n), StepHook) for n in names)
     assert hooks.check(default_specs()) == []
+
+
+def test_codes_sort_numerically_and_odd_ones_last():
+    assert sorted(["2.1", "1.10", "x.1", "1.9", "1..2"], key=code_key)[:3] == ["1.9", "1.10", "2.1"]
+    assert code_key("1..2") == code_key("x.1") == (10**6,)  # never raises
