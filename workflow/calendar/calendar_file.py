@@ -109,6 +109,7 @@ _Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: load
 
 
 def load_year(path: Path) -> AcademicYear:
+    """One 校历 file as a school year; raises CalendarError naming every bad field."""
     name = path.name
     try:
         text = path.read_text(encoding="utf-8")
