@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.spec import Step
+from workflow.spec import Step
 from models import Person, Run, Task
 
 # Roles that act for their whole 系部 (one of them closes its task).

@@ -21,7 +21,7 @@ def _settings(**overrides) -> Settings:
 
 
 def _check_specs() -> None:
-    from handlers.registry import SpecError, default_specs
+    from workflow.registry import SpecError, default_specs
 
     try:
         default_specs()
@@ -34,8 +34,8 @@ def _check_calendar(settings: Settings) -> None:
     """Refuse to start on an invalid 校历; warn when it (or chinese-calendar) does not cover today."""
     import datetime as dt
 
-    from bot.calendar import CalendarError
-    from bot.scheduler import calendar_for
+    from bot.reminders.working_time import calendar_for
+    from workflow.calendar import CalendarError
 
     try:
         cal = calendar_for(settings)
@@ -188,7 +188,7 @@ def handbook() -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
 def handbook_import(file: Path, out_dir: Path) -> None:
     """Turn a handbook in this format into spec files."""
-    from handlers.importer import import_handbook
+    from workflow.authoring.importer import import_handbook
 
     paths = import_handbook(file, out_dir)
     click.echo(f"已生成 {len(paths)} 个工作流定义到 {out_dir}")
@@ -202,8 +202,8 @@ def workflows() -> None:
 @workflows.command("list")
 @click.option("--json", "as_json", is_flag=True)
 def workflows_list(as_json: bool) -> None:
-    from handlers.catalog import workflows_json, workflows_table
-    from handlers.registry import SpecError, default_specs
+    from workflow.authoring.catalog import workflows_json, workflows_table
+    from workflow.registry import SpecError, default_specs
 
     try:
         specs = default_specs()
@@ -224,7 +224,7 @@ def calendar() -> None:
 @calendar.command("check")
 @click.argument("file", required=False, type=click.Path(path_type=Path))
 def calendar_check(file: Path | None) -> None:
-    from bot.calendar import calendar_check_command
+    from bot.cli_calendar import calendar_check_command
 
     sys.exit(calendar_check_command(file))
 
@@ -235,7 +235,7 @@ def calendar_check(file: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--calendar", "path", required=False, type=click.Path(path_type=Path))
 def calendar_windows(date_from: str | None, date_to: str | None, as_json: bool, path: Path | None) -> None:
-    from bot.calendar import calendar_windows_command
+    from bot.cli_calendar import calendar_windows_command
 
     try:
         sys.exit(calendar_windows_command(date_from, date_to, as_json, path))

@@ -2,7 +2,6 @@
 and owns the workers that process updates and drain the outbox."""
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 from typing import Callable
@@ -18,9 +17,10 @@ from bot.events import Event
 from bot.heartbeat import Heartbeat
 from bot.outbox import OutboxDrainer
 from bot.platforms.base import PlatformSender
+from bot.reminders.service import ReminderService
 from bot.render import Renderer
-from handlers.registry import default_specs
-from handlers.spec import WorkflowSpec
+from workflow.registry import default_specs
+from workflow.spec import WorkflowSpec
 from models import Conversation, Inbound, Person, utcnow
 
 log = logging.getLogger(__name__)
@@ -55,23 +55,17 @@ class BotCore:
         self.heartbeat = Heartbeat(db, clock)  # names this process in claims and leases
         self.worker = inbound.InboundWorker(self, clock=clock, heartbeat=self.heartbeat)
         self.drainer = OutboxDrainer(db, senders, clock=clock, heartbeat=self.heartbeat)
+        self.reminders = ReminderService(self)
 
     async def start(self) -> None:
-        from bot.scheduler import start_scheduler
-
         await self.heartbeat.beat()
         self.heartbeat.start()
         self.worker.start()
         self.drainer.start()
-        self.scheduler = start_scheduler(self)
+        self.reminders.start()
 
     async def stop(self) -> None:
-        if getattr(self, "scheduler", None) is not None:
-            self.scheduler.shutdown(wait=False)
-            self.scheduler = None
-        running = getattr(self, "tick_task", None)
-        if running is not None and not running.done():  # a tick mid-transaction: let it commit
-            await asyncio.wait({running}, timeout=30)
+        await self.reminders.stop()  # a tick mid-transaction may commit first
         await self.worker.stop()
         await self.drainer.stop()
         await self.heartbeat.stop()

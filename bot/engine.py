@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import authority, directory, outbox
 from bot.authority import OFFICE_ROLES
 from bot.outbound import OutboundMessage
-from handlers.spec import Step, WorkflowSpec
+from workflow.spec import Step, WorkflowSpec
 from models import AuditEntry, Person, Run, Task
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """1.4 调停课: the teacher's application form (the paper 调停课申请表).
 
 The approvals, the 教务处 task and the notice to the 教学秘书 are all in
-``handlers/specs/1.4.yaml``; this module only asks the questions.
+``workflow/specs/1.4.yaml``; this module only asks the questions.
 """
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from handlers.data import step_handler
 from handlers.problems import Problem, render_problems
 from handlers.sheets import Table, TableRefused, check_columns, read_table
 from handlers.sniff import CONTENT_TYPES, extension, kind_for, sniff, zip_problem
-from handlers.spec import Step
+from workflow.spec import Step
 from models import Person, Run, StoredFile, Task
 
 MAX_BYTES = 20 * 1024 * 1024

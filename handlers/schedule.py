@@ -12,11 +12,12 @@ from sqlalchemy import update
 from bot import directory
 from bot.context import Context
 from bot.outbound import OutboundMessage
+from bot.reminders.queries import run_for_window
 from bot.router import router
-from bot.scheduler import flow_for_label, run_for_window, week_windows, windows_in, working_time
-from handlers.spec import WorkflowSpec
 from handlers.workflows import begin_workflow
 from models import Person, Reminder
+from workflow.agenda import flow_for_label, week_windows, windows_in
+from workflow.spec import WorkflowSpec
 
 UPCOMING_DAYS = 30  # 日程 looks this far ahead
 PARTY_ROLES = {"教务处": "教务处", "分管领导": "教务处分管领导"}
@@ -45,7 +46,7 @@ def _mine(person: Person):
 @router.command("week", "本周")
 async def cmd_week(ctx: Context) -> None:
     """My tasks due this week or overdue, and the windows of my workflows that open or close this week."""
-    hours = working_time(ctx.core)
+    hours = ctx.core.reminders.hours
     now = ctx.core.clock()
     monday, sunday = hours.week_of(now)
     week_end = hours.utc(datetime.combine(sunday + timedelta(days=1), time()))
@@ -67,7 +68,7 @@ async def cmd_week(ctx: Context) -> None:
 @router.command("schedule", "日程")
 async def cmd_schedule(ctx: Context) -> None:
     """Windows of my workflows starting in the next 30 days, and those open now that close by then."""
-    hours = working_time(ctx.core)
+    hours = ctx.core.reminders.hours
     today = hours.today(ctx.core.clock())
     until = today + timedelta(days=UPCOMING_DAYS)
     items = windows_in(ctx.core.specs, hours.cal, today, until, _mine(ctx.person))
@@ -92,7 +93,7 @@ async def on_window_button(ctx: Context, parts: list[str]) -> None:
         await ctx.reply("errors/cannot_start.j2", spec=spec)
         return
     label = reminder.payload.get("label", "")
-    hours = working_time(ctx.core)
+    hours = ctx.core.reminders.hours
     opens = datetime.fromisoformat(reminder.payload["opens"])
     run = await run_for_window(ctx.session, spec.code, hours.utc(opens))
     if run is not None:

@@ -10,7 +10,7 @@ from bot.engine import Decision, EngineError
 from bot.router import router
 from handlers.forms import FORMS, start_form
 from handlers.notices import latest_notice_progress, open_notices, remind_latest_notice, send_notice_card
-from handlers.registry import find_spec
+from workflow.registry import find_spec
 from models import Person, Run, Task
 
 OUTCOME_TEMPLATES = {

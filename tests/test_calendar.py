@@ -9,11 +9,11 @@ import pytest
 import yaml
 from pydantic import TypeAdapter
 
-from bot.calendar import (
-    DEFAULT_CALENDAR_FILE, CalendarError, ConcreteWindow, SchoolCalendar, _cc_knows,
-    calendar_check_command, calendar_windows_command, windows_between,
-)
-from handlers.spec import Window, WorkflowSpec
+from bot.cli_calendar import calendar_check_command, calendar_windows_command, windows_between
+from workflow.calendar import DEFAULT_CALENDAR_FILE, CalendarError, SchoolCalendar
+from workflow.calendar.school import cc_knows
+from workflow.spec import Window, WorkflowSpec
+from workflow.windows import ConcreteWindow
 
 D = date.fromisoformat
 YEAR_START, YEAR_END = D("2026-09-01"), D("2027-08-31")
@@ -86,7 +86,7 @@ def test_workdays_2027_come_from_the_file(cal, day, expected):
 
 
 def test_2027_holidays_are_the_schools_own(cal, tmp_path):
-    if _cc_knows(2027):
+    if cc_knows(2027):
         pytest.skip("chinese-calendar now knows 2027")
     data = shipped()
     data["holidays"] = [h for h in data["holidays"] if not str(h["start"]).startswith("2027")]
@@ -326,7 +326,7 @@ def test_calendar_check_command_default_path(capsys, monkeypatch):
 
 
 def test_every_shipped_spec_window_resolves_in_2026_2027(cal):
-    from handlers.registry import default_specs
+    from workflow.registry import default_specs
 
     specs = default_specs()
     assert specs

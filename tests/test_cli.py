@@ -89,7 +89,7 @@ def test_calendar_windows_json_for_the_year(tmp_path):
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     codes = {d["code"] for d in data}
-    from handlers.registry import default_specs
+    from workflow.registry import default_specs
 
     scheduled = {c for c, s in default_specs().items() if any(w.kind != "on_demand" for w in s.windows)}
     assert scheduled <= codes

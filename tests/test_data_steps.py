@@ -376,7 +376,7 @@ async def test_evaluation_rates_per_department(wecom):
 def test_every_handler_and_form_named_in_a_spec_exists():
     from handlers.data import known_handlers
     from handlers.forms import FORMS
-    from handlers.registry import default_specs
+    from workflow.registry import default_specs
 
     steps = [step for spec in default_specs().values() for flow in spec.all_flows() for step in flow.steps]
     assert {s.handler for s in steps if s.handler} <= known_handlers()

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from handlers.data import step_handler
-from handlers.registry import default_specs
+from workflow.registry import default_specs
 from models import AuditEntry, Run
 from tests.devchat_harness import devchat  # noqa: F401 - fixture
 from tests.harness import card_text

@@ -16,13 +16,13 @@ from sqlalchemy import select
 
 from bot.core import BotCore
 from bot.db import Database
-from bot.scheduler import (
-    CLAIM_TIMEOUT, ManualClock, flow_for_label, reminders_for, start_scheduler, tick, working_time,
-)
-from handlers.registry import default_specs
-from handlers.spec import WorkflowSpec
+from bot.reminders.sender import CLAIM_TIMEOUT
 from models import Reminder, Run, Task
 from tests.harness import card_text
+from tests.support.clock import ManualClock
+from workflow.agenda import flow_for_label
+from workflow.registry import default_specs
+from workflow.spec import WorkflowSpec
 
 SECRETARY = {"机电工程系": "linms", "信息工程系": "guoyan", "经济管理系": "caiqh"}
 HEAD = {"机电工程系": "chenzr", "信息工程系": "xuhm", "经济管理系": "dengyl"}
@@ -103,7 +103,7 @@ class Year:
         core = self.core
         self.clock.set(when)
         mark = self.w.mark()
-        report = await tick(core)
+        report = await core.reminders.tick()
         if report.sent:
             await core.drainer.drain_until_idle()
         self.seen += [(local(when), m) for m in self.w.since(mark)]
@@ -137,7 +137,7 @@ def fmt(utc: datetime | None) -> str:
 async def test_school_year(wecom):
     w = wecom
     year = Year(w, {**default_specs(), **TEST_SPECS})
-    cal = working_time(year.core).cal
+    cal = year.core.reminders.calendar
     day = YEAR[0]
     restarted = False
     while day <= YEAR[1]:
@@ -271,7 +271,7 @@ async def test_concurrent_ticks_never_double_send(wecom):
     day = date(2026, 9, 1)
     while day <= date(2026, 10, 31):
         clock.set(bj(day, "08:30"))
-        a, b = await asyncio.gather(tick(core), tick(other))
+        a, b = await asyncio.gather(core.reminders.tick(), other.reminders.tick())
         assert not set(a.sent) & set(b.sent)
         seen.update(a.sent + b.sent)
         day += timedelta(days=1)
@@ -289,7 +289,7 @@ async def test_stale_claim_is_taken_over_once(wecom):
     clock = ManualClock(bj("2026-09-02", "08:30"))
     core = w.core
     core.specs, core.clock = {"9.3": TEST_SPECS["9.3"]}, clock
-    svc = reminders_for(core)
+    svc = core.reminders
     await svc.planner.plan(core.db, clock())
     ids = await svc.sender._due_ids(clock())
     claimed = await svc.sender._claim(ids, clock())  # …and then this process dies
@@ -297,13 +297,13 @@ async def test_stale_claim_is_taken_over_once(wecom):
 
     other = second_core(core, clock)
     clock.advance(minutes=5)
-    assert (await tick(other)).sent == []  # the claim is still fresh
+    assert (await other.reminders.tick()).sent == []  # the claim is still fresh
     clock.advance(seconds=CLAIM_TIMEOUT.total_seconds())
-    report = await tick(other)
+    report = await other.reminders.tick()
     assert report.sent == ["open:9.3:每4周一次:2026-09-07"] and report.skipped == ["digest:2026-W36"]
     # the dead process wakes up and finishes its old claim: its transaction rolls back
     assert await svc.sender._deliver(claimed[1], clock()) is None
-    assert (await tick(core)).sent == [] and (await tick(other)).sent == []
+    assert (await core.reminders.tick()).sent == [] and (await other.reminders.tick()).sent == []
     await core.settle()
     assert len([m for m in w.fake.sent_messages() if m["content"].startswith("工作提醒：9.3")]) == 2  # wangjw, liuyf
     await other.db.dispose()
@@ -313,13 +313,13 @@ async def test_outside_working_hours_defers(wecom):
     core = wecom.core
     clock = ManualClock(bj("2026-09-25", "20:00"))  # a Friday evening; 09-26/27 are 中秋
     core.specs, core.clock = {"9.4": TEST_SPECS["9.4"]}, clock
-    report = await tick(core)  # plans 10-01's reminder (due 09-28 08:30) and the digests
+    report = await core.reminders.tick()  # plans 10-01's reminder (due 09-28 08:30) and the digests
     assert report.sent == [] and report.deferred == 1  # this week's digest, due Monday: not at night
     assert fmt((await rows(core, "digest:2026-W39"))["digest:2026-W39"].due_at) == "2026-09-28 08:30"
     clock.set(bj("2026-09-28", "07:00"))
-    assert (await tick(core)).sent == []
+    assert (await core.reminders.tick()).sent == []
     clock.set(bj("2026-09-28", "08:30"))
-    report = await tick(core)
+    report = await core.reminders.tick()
     assert sorted(report.sent) == ["digest:2026-W40", "open:9.4:每月:2026-10-01"]
     assert report.skipped == ["digest:2026-W39"]  # its week is over
     # a row found due at night (the bot was down all day) moves to the next working slot
@@ -328,14 +328,14 @@ async def test_outside_working_hours_defers(wecom):
                        payload={"code": "9.4", "label": "测试", "start": "2026-10-09", "end": "2026-10-10",
                                 "opens": "2026-09-30", "auto_start": False}))
     clock.set(bj("2026-09-30", "23:00"))
-    report = await tick(core)
+    report = await core.reminders.tick()
     assert report.deferred == 1 and report.sent == []
     assert fmt((await rows(core, "open:9.4:test"))["open:9.4:test:2026-10-09"].due_at) == "2026-10-08 08:30"
     for d in ("2026-10-01", "2026-10-05", "2026-10-07"):
         clock.set(bj(d, "10:00"))
-        assert (await tick(core)).sent == []
+        assert (await core.reminders.tick()).sent == []
     clock.set(bj("2026-10-08", "08:30"))
-    assert "open:9.4:test:2026-10-09" in (await tick(core)).sent
+    assert "open:9.4:test:2026-10-09" in (await core.reminders.tick()).sent
 
 
 # --- chat: 本周, 日程 and the one-tap 启动 -------------------------------------------------------
@@ -345,7 +345,7 @@ async def test_week_and_schedule_commands(wecom):
     w = wecom
     clock = ManualClock(bj("2026-10-21", "09:00"))  # Wednesday of 第7周
     w.core.specs, w.core.clock = {**TEST_SPECS, "9.10": TEACHERS_SPEC}, clock
-    await tick(w.core)
+    await w.core.reminders.tick()
     await w.core.settle()
     await w.click("wangjw", w.last_card("wangjw"), "启动")  # 9.7: tasks due 10-26 09:00
     assert "已启动：测试限期" in w.last_text("wangjw")
@@ -388,7 +388,7 @@ async def test_window_button_checks_and_starts_once(wecom):
         "windows": [{"kind": "teaching_weeks", "label": "第10周", "semesters": [1], "weeks": [10, 10]}],
         "flows": [{"id": "a", "name": "甲", "steps": OFFICE_TASK}, {"id": "b", "name": "乙", "steps": OFFICE_TASK}]})
     w.core.specs, w.core.clock = {"9.8": one_flow, "9.9": two_flows}, clock
-    assert "open:9.8:第10周:2026-11-09" in (await tick(w.core)).sent
+    assert "open:9.8:第10周:2026-11-09" in (await w.core.reminders.tick()).sent
     await w.core.settle()
     card8 = next(c for c in w.cards("wangjw") if "9.8" in c["main_title"]["title"])
     card9 = next(c for c in w.cards("wangjw") if "9.9" in c["main_title"]["title"])
@@ -431,10 +431,10 @@ def test_window_label_picks_its_branch():
     assert flow_for_label(TEST_SPECS["9.1"], "新生学籍注册") is None  # one flow: nothing to pick
 
 
-async def test_start_scheduler_runs_tick(wecom):
+async def test_reminder_service_starts_its_job_and_ticks(wecom):
     core = wecom.core
     core.specs, core.clock = {"9.3": TEST_SPECS["9.3"]}, ManualClock(bj("2026-09-02", "08:30"))
-    scheduler = start_scheduler(core, seconds=3600)
+    scheduler = core.reminders.start(seconds=3600)
     key = "open:9.3:每4周一次:2026-09-07"
     try:
         assert len(scheduler.get_jobs()) == 1
@@ -445,7 +445,8 @@ async def test_start_scheduler_runs_tick(wecom):
             await asyncio.sleep(0.02)
         assert (await rows(core, key))[key].status == "sent"
     finally:
-        scheduler.shutdown(wait=False)
+        await core.reminders.stop()
+    assert core.reminders.scheduler is None
 
 
 async def test_task_rows_for_a_run(wecom):
@@ -453,10 +454,10 @@ async def test_task_rows_for_a_run(wecom):
     w = wecom
     clock = ManualClock(bj("2026-10-21", "09:00"))
     w.core.specs, w.core.clock = {"9.7": TEST_SPECS["9.7"]}, clock
-    await tick(w.core)
+    await w.core.reminders.tick()
     await w.core.settle()
     await w.click("wangjw", w.last_card("wangjw"), "启动")
-    await tick(w.core)
+    await w.core.reminders.tick()
     async with w.core.db.session() as s:
         tasks = (await s.execute(select(Task).order_by(Task.id))).scalars().all()
     keys = set(await rows(w.core, "deadline:")) | set(await rows(w.core, "overdue:"))
@@ -468,6 +469,6 @@ async def test_task_rows_for_a_run(wecom):
         card = next(c for c in w.cards(t.assignee) if "测试限期" in c["main_title"]["title"])
         await w.click(t.assignee, card, "已完成")
     clock.set(bj("2026-10-26", "10:00"))
-    report = await tick(w.core)
+    report = await w.core.reminders.tick()
     assert report.sent == ["digest:2026-W44"]  # 9.7's window opens this week; nothing overdue
     assert len(report.skipped) == 2 * len(tasks) + len(SECRETARY)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from handlers.registry import SPEC_DIR, SpecError, find_spec, load_specs
+from workflow.registry import SPEC_DIR, SpecError, find_spec, load_specs
 
 CODES = [f"1.{i}" for i in range(1, 9)] + [f"2.{i}" for i in range(1, 17)] + \
         [f"3.{i}" for i in range(1, 13)] + [f"4.{i}" for i in range(1, 10)]

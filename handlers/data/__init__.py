@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.problems import Problem
-from handlers.spec import Step
+from workflow.spec import Step
 from models import Run, Task
 
 if TYPE_CHECKING:

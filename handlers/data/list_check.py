@@ -19,7 +19,7 @@ from handlers.data.tables import check_table, read_records
 from handlers.offload import off_loop
 from handlers.problems import Problem
 from handlers.sheets import Table
-from handlers.spec import Step
+from workflow.spec import Step
 from models import OFFICE_DEPARTMENT, Person, Run, StoredFile, Task
 
 

@@ -14,7 +14,7 @@ from bot import directory, outbox
 from bot.file_pages import download_url
 from handlers.data.tables import read_records, write_xlsx
 from handlers.offload import off_loop
-from handlers.spec import Step
+from workflow.spec import Step
 from models import OFFICE_DEPARTMENT, Run, StoredFile, Task
 
 if TYPE_CHECKING:

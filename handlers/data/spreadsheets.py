@@ -14,7 +14,7 @@ from handlers.data import StepHook, register
 from handlers.data.office import DEPARTMENT_COLUMN, merge_uploads, tell_office
 from handlers.data.tables import MAX_PROBLEMS, check_table, fmt_number, parse_percent, problem, records
 from handlers.problems import Problem
-from handlers.spec import Step
+from workflow.spec import Step
 from handlers.sheets import Table
 
 MERGED = "data/merged.j2"

@@ -1,15 +1,17 @@
 """The workflow spec format: one YAML file per handbook workflow.
 
 A spec is data (django-viewflow's declared flows): the engine walks its steps,
-the calendar resolves its windows, the importer writes it from the handbook.
+its windows (``workflow.windows``) resolve on the 校历, the importer writes it from the handbook.
 Validation errors name the file, the step and the field.
 """
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Union
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from workflow.windows import Window
 
 StepKind = Literal["notice", "confirm", "upload", "approve", "form", "task"]
 Category = Literal["教学运行", "实践教学", "教学研究", "教学质量"]
@@ -19,9 +21,7 @@ Category = Literal["教学运行", "实践教学", "教学研究", "教学质量
 # 发起人: whoever started the run. 分管领导: the 教务处分管领导.
 Party = Literal["教务处", "系部", "通识教育部", "发起人", "分管领导"]
 Role = Literal["教务处", "教务处分管领导", "系部主任", "教学秘书", "辅导员", "任课教师", "教研室主任"]
-Season = Literal["春季", "秋季"]
 
-_MMDD = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
 _STEP_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -37,87 +37,6 @@ class Assignee(_Strict):
     # For 系部: every 系部 of the run ("all"), the starter's 系部 ("starter"), or the
     # 系部 of the run's subject, e.g. the class in a 调停课 ("subject").
     scope: Literal["all", "starter", "subject"] = "all"
-
-
-class DateRange(_Strict):
-    label: str = ""
-    start: str  # MM-DD
-    end: str  # MM-DD (may be earlier than start: the range crosses new year)
-
-    @field_validator("start", "end")
-    @classmethod
-    def _mmdd(cls, v: str) -> str:
-        if not _MMDD.match(v):
-            raise ValueError(f"日期应写成 MM-DD，例如 09-01，而不是 {v!r}")
-        return v
-
-
-class _WindowBase(_Strict):
-    label: str = ""
-    lead_days: int = Field(default=3, ge=0, le=30)  # remind this many working days before it opens
-    auto_start: bool = False  # start the run by itself when the window opens
-
-
-class FixedWindow(_WindowBase):
-    kind: Literal["fixed"]
-    ranges: list[DateRange] = Field(min_length=1)
-
-
-class TeachingWeeksWindow(_WindowBase):
-    kind: Literal["teaching_weeks"]
-    semesters: list[Literal[1, 2]] = [1, 2]  # 1 = 第一学期 (autumn), 2 = 第二学期 (spring)
-    weeks: tuple[int, int]  # inclusive teaching-week numbers
-    # Counted from the end of the semester instead (期末 = the last weeks).
-    from_end: bool = False
-
-
-class EveryNWeeksWindow(_WindowBase):
-    kind: Literal["every_n_weeks"]
-    every: int = Field(ge=1, le=26)
-    semesters: list[Literal[1, 2]] = [1, 2]
-    length_days: int = Field(default=5, ge=1)
-
-
-class MonthlyWindow(_WindowBase):
-    kind: Literal["monthly"]
-    day_from: int = Field(default=1, ge=1, le=28)
-    day_to: int = Field(default=28, ge=1, le=31)
-    months: list[int] | None = None  # None = every month of the school year
-
-
-class MonthsWindow(_WindowBase):
-    kind: Literal["months"]
-    from_month: int = Field(ge=1, le=12)
-    to_month: int = Field(ge=1, le=12)
-    every_years: int = Field(default=1, ge=1, le=5)
-    first_year: int | None = None  # with every_years > 1: a year the cycle runs in
-
-
-class SeasonsWindow(_WindowBase):
-    kind: Literal["seasons"]
-    seasons: list[Season] = Field(min_length=1)
-
-
-class SemesterPhaseWindow(_WindowBase):
-    """开学 / 期末: the first or the last teaching weeks of each semester."""
-
-    kind: Literal["semester_phase"]
-    phase: Literal["开学", "期末"]
-    semesters: list[Literal[1, 2]] = [1, 2]
-    weeks: int = Field(default=2, ge=1, le=6)
-
-
-class OnDemandWindow(_WindowBase):
-    kind: Literal["on_demand"]
-
-
-Window = Annotated[
-    Union[
-        FixedWindow, TeachingWeeksWindow, EveryNWeeksWindow, MonthlyWindow,
-        MonthsWindow, SeasonsWindow, SemesterPhaseWindow, OnDemandWindow,
-    ],
-    Field(discriminator="kind"),
-]
 
 
 class Step(_Strict):
@@ -208,3 +127,9 @@ def _unique_ids(steps: list[Step], where: str) -> None:
         if step.id in seen:
             raise ValueError(f"{where}: 步骤 id {step.id!r} 重复")
         seen.add(step.id)
+
+
+def code_key(code: str) -> tuple[int, ...]:
+    """Sort key for workflow codes, so 1.9 comes before 1.10; a code that is not numbers sorts last."""
+    parts = code.split(".")
+    return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else (10**6,)

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from handlers.spec import WorkflowSpec
+from workflow.spec import WorkflowSpec, code_key
 
 SPEC_DIR = Path(__file__).parent / "specs"
 
@@ -86,7 +86,7 @@ def load_specs(spec_dir: Path = SPEC_DIR) -> dict[str, WorkflowSpec]:
         specs[spec.code] = spec
     if problems:
         raise SpecError(problems)
-    return dict(sorted(specs.items(), key=lambda kv: tuple(int(p) for p in kv[0].split("."))))
+    return dict(sorted(specs.items(), key=lambda kv: code_key(kv[0])))
 
 
 @lru_cache(maxsize=1)

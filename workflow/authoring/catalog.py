@@ -7,7 +7,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Mapping
 
-from handlers.spec import Step, WorkflowSpec
+from workflow.spec import Step, WorkflowSpec, code_key
 
 KIND_LABELS = {"notice": "通知", "confirm": "确认", "upload": "上传", "approve": "审批", "form": "填表", "task": "办理"}
 CATEGORY_ORDER = ("教学运行", "实践教学", "教学研究", "教学质量")
@@ -16,7 +16,7 @@ CATEGORY_ORDER = ("教学运行", "实践教学", "教学研究", "教学质量"
 def _specs(specs: Mapping[str, WorkflowSpec] | Iterable[WorkflowSpec]) -> list[WorkflowSpec]:
     """Accept load_specs()'s dict or any iterable; order by code (1.2 before 1.10)."""
     items = list(specs.values()) if isinstance(specs, Mapping) else list(specs)
-    return sorted(items, key=lambda s: tuple(int(p) for p in s.code.split(".")))
+    return sorted(items, key=lambda s: code_key(s.code))
 
 
 def _step(step: Step) -> dict:

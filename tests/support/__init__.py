@@ -1,0 +1,1 @@
+"""Shared test support: things tests use that the bot itself never does."""

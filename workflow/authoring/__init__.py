@@ -1,0 +1,1 @@
+"""Offline authoring tools for specs: the handbook importer and the workflow catalog."""
