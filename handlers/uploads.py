@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from bot.context import Context
-from bot.router import router
+from bot.router import Router
 from handlers.files import accept_file
+
+router = Router("uploads")
 
 
 @router.fallback
