@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot import directory
+from bot.buttons import TaskAction
 from bot.context import Context
 from bot.engine import Decision, EngineError
-from bot.buttons import TaskAction
 from bot.router import Router
 from handlers.forms import FORMS, start_form
 from handlers.notices import latest_notice_progress, open_notices, remind_latest_notice, send_notice_card

@@ -7,8 +7,8 @@ so the conversation row alone carries everything — a restart mid-form resumes.
 """
 from __future__ import annotations
 
-from bot.context import Context
 from bot.buttons import FillForm
+from bot.context import Context
 from bot.router import Router
 from handlers.forms import FORMS, Question, start_form
 from handlers.workflows import OUTCOME_TEMPLATES
