@@ -1,5 +1,6 @@
-"""The bot's runtime: accepts updates, runs the middlewares and the router,
-and owns the workers that process updates and drain the outbox."""
+"""The bot's runtime: accepts updates, feeds them to the dispatcher (middlewares,
+then routers) it was given by the composition root, and owns the workers that
+process updates and drain the outbox."""
 from __future__ import annotations
 
 import logging
@@ -11,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import inbound, outbox
 from bot.config import Settings
-from bot.context import Context
 from bot.db import Database
 from bot.events import Event
 from bot.heartbeat import Heartbeat
@@ -19,13 +19,12 @@ from bot.outbox import OutboxDrainer
 from bot.platforms.base import PlatformSender
 from bot.reminders.service import ReminderService
 from bot.render import Renderer
+from bot.router import Dispatcher
 from workflow.registry import default_specs
 from workflow.spec import WorkflowSpec
-from models import Conversation, Inbound, Person, utcnow
+from models import Inbound, Person, utcnow
 
 log = logging.getLogger(__name__)
-
-CANCEL_WORDS = {"取消", "退出"}
 
 
 class BotCore:
@@ -39,9 +38,9 @@ class BotCore:
         specs: dict[str, WorkflowSpec] | None = None,
         renderer: Renderer | None = None,
         clock: Callable[[], datetime] = utcnow,
+        dispatcher: Dispatcher | None = None,
     ):
         from bot.engine import Engine
-        from handlers import load_router
 
         self.settings = settings
         self.db = db
@@ -50,7 +49,8 @@ class BotCore:
         self.specs = specs if specs is not None else default_specs()
         self.renderer = renderer or Renderer()
         self.clock = clock
-        self.router = load_router()
+        # Built by bot/composition.py; a core without one (a second process that only ticks) routes nothing.
+        self.dispatcher = dispatcher if dispatcher is not None else Dispatcher()
         self.engine = Engine(self)
         self.heartbeat = Heartbeat(db, clock)  # names this process in claims and leases
         self.worker = inbound.InboundWorker(self, clock=clock, heartbeat=self.heartbeat)
@@ -94,27 +94,8 @@ class BotCore:
                     return
 
     async def handle(self, session: AsyncSession, event: Event) -> None:
-        """Middlewares, then the router, all inside the caller's transaction."""
-        person = await session.get(Person, event.userid)
-        if person is None:
-            await self._refuse_stranger(session, event)
-            return
-        ctx = Context(core=self, session=session, event=event, person=person)
-        ctx.conversation = await session.get(Conversation, person.userid)
-        if event.kind == "text" and ctx.text in CANCEL_WORDS:
-            had = ctx.conversation is not None
-            await ctx.end()
-            await ctx.reply("cancelled.j2", had_conversation=had)
-            return
-        await self.router.dispatch(ctx)
-
-    async def _refuse_stranger(self, session: AsyncSession, event: Event) -> None:
-        """One polite refusal per unknown userid, then silence."""
-        marker = await session.get(Conversation, event.userid)
-        if marker is not None:
-            return
-        session.add(Conversation(userid=event.userid, handler="__stranger__", state="refused", data={}))
-        await outbox.enqueue(session, event.platform, [event.userid], self.renderer.text_message("errors/stranger.j2"))
+        """Middlewares, then the routers, all inside the caller's transaction."""
+        await self.dispatcher.feed(event, {"core": self, "session": session})
 
     async def report_failure(self, session: AsyncSession, event: Event) -> None:
         if await session.get(Person, event.userid) is None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import jinja2
 import yaml
 
+from bot.buttons import CARD_KEYS
 from bot.outbound import Button, Card, OutboundMessage
 
 MESSAGES = Path(__file__).resolve().parent.parent / "messages"
@@ -42,6 +43,8 @@ class Renderer:
             keep_trailing_newline=False,
         )
         self.env.filters["local"] = _local
+        # Button keys are built by the same classes the handlers parse them with (bot/buttons.py).
+        self.env.globals.update({k.__name__: k for k in CARD_KEYS})
 
     def text(self, name: str, **ctx) -> str:
         return self.env.get_template(name).render(**ctx).strip()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from bot.context import Context
-from bot.router import router
+from bot.router import Router
 
 
 class Invalid(Exception):
@@ -57,6 +57,7 @@ class Form:
         return [q for q in self.questions if q.when(answers)]
 
 
+router = Router("forms")
 FORMS: dict[str, Form] = {}
 CONFIRM_WORDS = {"确认", "提交", "确定", "是"}
 

@@ -9,10 +9,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from bot import directory
+from bot.buttons import NoticeConfirm
 from bot.context import Context
-from bot.router import router
+from bot.router import Router
 from models import ROLES, Person, Run, Task
 
+router = Router("notices")
 NOTICE = "notice"
 ALL_WORDS = {"全体", "所有人", "全校", "全部"}
 _SPLIT = re.compile(r"[、，,；;\s]+")
@@ -155,13 +157,10 @@ async def send_notice_card(ctx: Context, run: Run, task: Task | None, userids: l
     await ctx.send_to(userids, msg)
 
 
-@router.button("notice")
-async def on_notice_button(ctx: Context, parts: list[str]) -> None:
+@router.button(NoticeConfirm, malformed="errors/already_done.j2")
+async def on_notice_button(ctx: Context, key: NoticeConfirm) -> None:
     """确认收到: the button carries the run id; the task is this person's."""
-    if len(parts) != 2 or not parts[0].isdigit() or parts[1] != "confirm":
-        await ctx.reply("errors/already_done.j2", run=None)
-        return
-    run = await ctx.session.get(Run, int(parts[0]))
+    run = await ctx.session.get(Run, key.run_id)
     task = None
     if run is not None:
         task = (await ctx.session.execute(select(Task).where(Task.run_id == run.id, Task.assignee == ctx.userid))).scalar_one_or_none()

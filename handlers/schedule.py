@@ -10,15 +10,17 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import update
 
 from bot import directory
+from bot.buttons import WindowStart
 from bot.context import Context
 from bot.outbound import OutboundMessage
 from bot.reminders.queries import run_for_window
-from bot.router import router
+from bot.router import Router
 from handlers.workflows import begin_workflow
 from models import Person, Reminder
 from workflow.agenda import flow_for_label, week_windows, windows_in
 from workflow.spec import WorkflowSpec
 
+router = Router("schedule")
 UPCOMING_DAYS = 30  # 日程 looks this far ahead
 PARTY_ROLES = {"教务处": "教务处", "分管领导": "教务处分管领导"}
 
@@ -78,13 +80,10 @@ async def cmd_schedule(ctx: Context) -> None:
                     days=UPCOMING_DAYS)
 
 
-@router.button("window")
-async def on_window_button(ctx: Context, parts: list[str]) -> None:
+@router.button(WindowStart, malformed="errors/stale.j2")
+async def on_window_button(ctx: Context, key: WindowStart) -> None:
     """window:<reminder id>:start — start the window's run, once, for someone allowed to."""
-    if len(parts) != 2 or not parts[0].isdigit() or parts[1] != "start":
-        await ctx.reply("errors/stale.j2")
-        return
-    reminder = await ctx.session.get(Reminder, int(parts[0]))
+    reminder = await ctx.session.get(Reminder, key.reminder_id)
     spec = ctx.core.specs.get(reminder.payload.get("code", "")) if reminder and reminder.kind == "window_open" else None
     if spec is None:
         await ctx.reply("errors/stale.j2")

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from bot.context import Context
-from bot.router import router
+from bot.router import Router
 from handlers.files import accept_file, inspect_upload
 from handlers.offload import off_loop
 from handlers.sniff import safe_filename
+
+router = Router("uploads")
 
 
 @router.fallback

@@ -5,13 +5,16 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot import directory
+from bot.buttons import TaskAction
 from bot.context import Context
 from bot.engine import Decision, EngineError
-from bot.router import router
+from bot.router import Router
 from handlers.forms import FORMS, start_form
 from handlers.notices import latest_notice_progress, open_notices, remind_latest_notice, send_notice_card
 from workflow.registry import find_spec
 from models import Person, Run, Task
+
+router = Router("workflows")
 
 OUTCOME_TEMPLATES = {
     "stale": "errors/already_done.j2",
@@ -98,12 +101,9 @@ async def start_by_alias(ctx: Context) -> bool:
 
 
 # ----- decisions on cards -------------------------------------------------------------
-@router.button("task")
-async def on_task_button(ctx: Context, parts: list[str]) -> None:
-    if len(parts) != 2 or not parts[0].isdigit():
-        await ctx.reply("errors/already_done.j2")
-        return
-    task_id, action = int(parts[0]), parts[1]
+@router.button(TaskAction, malformed="errors/already_done.j2")
+async def on_task_button(ctx: Context, key: TaskAction) -> None:
+    task_id, action = key.task_id, key.action
     engine = ctx.core.engine
     if action in NEEDS_REASON:
         decision = await engine.check(ctx.session, task_id, ctx.person, action)
@@ -147,7 +147,7 @@ async def _report(ctx: Context, decision: Decision) -> None:
 
 
 # ----- 待办 ------------------------------------------------------------------------------
-@router.command("todo", "待办", "我的待办")
+@router.command("todo", "待办", "我的待办", everywhere=True)
 async def cmd_todo(ctx: Context) -> None:
     engine = ctx.core.engine
     pairs = await engine.open_tasks(ctx.session, ctx.userid)
@@ -269,8 +269,8 @@ async def cmd_reassign(ctx: Context) -> None:
 
 
 # ----- 帮助 ------------------------------------------------------------------------------
-@router.command("help", "帮助", "help", "?", "？")
+@router.command("help", "帮助", "help", "?", "？", everywhere=True)
 async def cmd_help(ctx: Context) -> None:
     startable = [s for s in ctx.core.specs.values() if ctx.core.engine.may_start(ctx.person, s)]
-    await ctx.reply("help.j2", commands=ctx.core.router.allowed_commands(ctx), startable=startable,
+    await ctx.reply("help.j2", commands=ctx.core.dispatcher.allowed_commands(ctx), startable=startable,
                     forms=FORMS)

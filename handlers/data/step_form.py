@@ -7,11 +7,13 @@ so the conversation row alone carries everything — a restart mid-form resumes.
 """
 from __future__ import annotations
 
+from bot.buttons import FillForm
 from bot.context import Context
-from bot.router import router
+from bot.router import Router
 from handlers.forms import FORMS, Question, start_form
 from handlers.workflows import OUTCOME_TEMPLATES
 
+router = Router("step_form")
 TASK = "task"
 
 
@@ -24,13 +26,10 @@ def task_question() -> Question:
     return Question(TASK, _keep_task)
 
 
-@router.button("fill")
-async def on_fill(ctx: Context, parts: list[str]) -> None:
-    if len(parts) != 1 or not parts[0].isdigit():
-        await ctx.reply("errors/already_done.j2", run=None)
-        return
+@router.button(FillForm, malformed="errors/already_done.j2")
+async def on_fill(ctx: Context, key: FillForm) -> None:
     engine = ctx.core.engine
-    decision = await engine.check(ctx.session, int(parts[0]), ctx.person, "done")
+    decision = await engine.check(ctx.session, key.task_id, ctx.person, "done")
     if decision.outcome != "ok":
         await ctx.reply(OUTCOME_TEMPLATES[decision.outcome], run=decision.run)
         return

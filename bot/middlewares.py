@@ -1,0 +1,49 @@
+"""The runtime's middlewares, one signature each: ``async def mw(handler, event, data)``.
+
+They run inside the caller's transaction, before any router sees the update;
+the composition root adds them to the dispatcher in this order:
+
+1. :func:`refuse_strangers` — only people in the directory get further (``data["person"]``);
+2. :func:`load_conversation` — the FSM: the person's open conversation row (``data["conversation"]``);
+3. :func:`cancel_conversation` — 取消/退出 leaves any conversation, whatever state it is in.
+"""
+from __future__ import annotations
+
+from bot import outbox
+from bot.events import Event
+from bot.router import Next, context_of
+from models import Conversation, Person
+
+CANCEL_WORDS = {"取消", "退出"}
+STRANGER = "__stranger__"  # the conversation row that remembers a stranger was answered once
+
+
+async def refuse_strangers(handler: Next, event: Event, data: dict) -> None:
+    """One polite refusal per unknown userid, then silence."""
+    session = data["session"]
+    person = await session.get(Person, event.userid)
+    if person is not None:
+        data["person"] = person
+        await handler(event, data)
+        return
+    if await session.get(Conversation, event.userid) is not None:
+        return
+    session.add(Conversation(userid=event.userid, handler=STRANGER, state="refused", data={}))
+    await outbox.enqueue(session, event.platform, [event.userid],
+                         data["core"].renderer.text_message("errors/stranger.j2"))
+
+
+async def load_conversation(handler: Next, event: Event, data: dict) -> None:
+    """The conversation state lives in a row, so a restart mid-form resumes at the same question."""
+    data["conversation"] = await data["session"].get(Conversation, data["person"].userid)
+    await handler(event, data)
+
+
+async def cancel_conversation(handler: Next, event: Event, data: dict) -> None:
+    if event.kind != "text" or event.text.strip() not in CANCEL_WORDS:
+        await handler(event, data)
+        return
+    ctx = context_of(event, data)
+    had = ctx.conversation is not None
+    await ctx.end()
+    await ctx.reply("cancelled.j2", had_conversation=had)
