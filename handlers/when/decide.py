@@ -61,7 +61,10 @@ def _reasons(day: date, today: date, school: SchoolDays) -> list[dict]:
         reasons.append({"code": "past", "days": (today - day).days})
     if not school.is_working_day(day):
         holiday = school.holiday_name(day)
-        reasons.append({"code": "holiday", "name": holiday} if holiday else {"code": "weekend"})
+        if holiday or day.weekday() < 5:  # a weekday off without a name in the 校历 file is still a holiday
+            reasons.append({"code": "holiday", "name": holiday or ""})
+        else:
+            reasons.append({"code": "weekend"})
     if school.teaching_week(day) is None:
         term = school.term_of(today)
         reasons.append({"code": "outside_term", "vacation": school.vacation_name(day),
