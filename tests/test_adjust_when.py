@@ -90,3 +90,10 @@ async def test_periods_asked_alone_and_bad_periods_refused(wecom):
     assert "没有第13节" in w.last_text(TEACHER)
     await w.say(TEACHER, "3-4")  # the day is kept; a bare pair is the periods
     assert "已记下：12月9日（周三）第3-4节（第14教学周）" in w.last_text(TEACHER)
+    await w.say(TEACHER, "教学楼101")
+    await w.say(TEACHER, "外出培训")
+    await w.say(TEACHER, "修改 4")
+    await w.say(TEACHER, "12月10日 晚上5-6节")
+    assert "晚上是第9-12节" in w.last_text(TEACHER)
+    await w.say(TEACHER, "9-10")  # the corrected periods, bare
+    assert "已记下：12月10日（周四）第9-10节（第14教学周）" in w.last_text(TEACHER)

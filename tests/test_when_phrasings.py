@@ -85,6 +85,8 @@ TABLE = [
     ("下下周五 七八节", reads("2026-12-18", 7, 8)),
     ("上周五 1-2节", asks("confirm", "2026-11-27", "past")),
     ("周四 3-4", asks("choose", "same_weekday", "2026-12-03", "2026-12-10")),
+    ("12月10日 3-4", reads("2026-12-10", 3, 4)),  # a day said, so the bare pair is the periods
+    ("3-4", refuses("too_far")),  # alone it is 3月4日, shown back in the refusal
     # --- 第N周 against the 校历 ---
     ("第15周周四 3-4节", reads("2026-12-17", 3, 4)),
     ("第十五周星期四七八节", reads("2026-12-17", 7, 8)),

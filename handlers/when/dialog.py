@@ -71,8 +71,8 @@ async def answer_slot(ctx: Context, text: str, draft: dict | None, label: str) -
         raise Reply(ctx.render.macro(ASK, "again", label=label), pending=None)
     answered = _answer_to_question(draft, words)
     if answered is None:
-        settled = len(draft.get("dates") or []) == 1 and draft.get("stage") == "missing_periods"
-        reading = read(words, today, school.term_of(today), day_known=settled)
+        periods_asked = draft.get("stage") in ("missing_periods", "hint")  # so a bare '3-4' is periods
+        reading = read(words, today, school.term_of(today), day_known=periods_asked)
         if reading.problem:
             raise Reply(ctx.render.macro(REFUSE, reading.problem, label=label, **reading.values),
                         pending=draft or None)

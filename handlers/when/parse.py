@@ -92,6 +92,8 @@ def _absolute(text: str, today: date, bare_allowed: bool) -> tuple[list[Mention]
     text = YMD_RE.sub(" ", text)
     patterns = [MD_CN_RE, MD_BARE_RE] if bare_allowed else [MD_CN_RE]
     for pattern in patterns:
+        if pattern is MD_BARE_RE and mentions:  # '12月10日 3-4': the day is said, the pair is periods
+            break
         for m in list(pattern.finditer(text)):
             month, day = cn_number(m[1]), cn_number(m[2])
             if month is None or day is None:
