@@ -82,6 +82,8 @@ async def answer_slot(ctx: Context, text: str, draft: dict | None, label: str) -
         assert outcome.slot is not None
         return outcome.slot
     keep = dict(answered, stage=outcome.kind, options=[o["date"] for o in outcome.options])
+    if outcome.slot is not None:  # the one day left standing is the day being asked about
+        keep.update(dates=[outcome.slot["date"]], ambiguity=None)
     if outcome.kind == "refuse":  # the day is wrong; what else was said stays for the next answer
         keep = {k: v for k, v in keep.items() if k not in ("dates", "ambiguity", "confirmed", "options")}
         keep["stage"] = "refused"
