@@ -5,58 +5,15 @@ The approvals, the 教务处 task and the notice to the 教学秘书 are all in
 """
 from __future__ import annotations
 
-import re
-from datetime import date, timedelta
-
 from bot import directory
 from bot.context import Context
 from bot.engine import EngineError
 from handlers.forms import Form, Invalid, Question, register_form, summary_rows
+from handlers.when.dialog import answer_slot
 from models import SchoolClass
 from sqlalchemy import select
 
 TYPES = ("调课", "停课", "代课")
-_DATE = re.compile(r"(?:(\d{4})\s*[-/.年]\s*)?(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
-_PERIODS = re.compile(r"第?\s*(\d{1,2})\s*(?:[-~至到、,，]\s*(\d{1,2}))?\s*节")
-MAX_PERIOD = 12
-
-
-def _today(ctx: Context) -> date:
-    return (ctx.core.clock() + timedelta(hours=8)).date()
-
-
-def parse_slot(text: str, today: date) -> dict:
-    """'2026-12-01 第3-4节' / '12月1日3、4节' → {date, first, last}; raises Invalid."""
-    m = _DATE.search(text)
-    if not m:
-        raise Invalid("slot_format")
-    year, month, day = m.group(1), int(m.group(2)), int(m.group(3))
-    try:
-        if year:
-            d = date(int(year), month, day)
-        else:  # no year: the nearest such date to today
-            candidates = []
-            for y in (today.year - 1, today.year, today.year + 1):
-                try:
-                    candidates.append(date(y, month, day))
-                except ValueError:
-                    pass
-            if not candidates:
-                raise ValueError
-            d = min(candidates, key=lambda c: abs((c - today).days))
-    except ValueError:
-        raise Invalid("bad_date") from None
-    p = _PERIODS.search(text[m.end():]) or _PERIODS.search(text)
-    if not p:
-        raise Invalid("slot_periods")
-    first, last = int(p.group(1)), int(p.group(2) or p.group(1))
-    if not (1 <= first <= last <= MAX_PERIOD):
-        raise Invalid("bad_periods", max=MAX_PERIOD)
-    if d < today - timedelta(days=30):
-        raise Invalid("too_old", date=d.isoformat())
-    if d > today + timedelta(days=180):
-        raise Invalid("too_far", date=d.isoformat())
-    return {"date": d.isoformat(), "first": first, "last": last}
 
 
 async def _type(ctx: Context, text: str, answers: dict) -> str:
@@ -96,15 +53,21 @@ async def _class(ctx: Context, text: str, answers: dict) -> str:
     return name
 
 
-async def _original(ctx: Context, text: str, answers: dict) -> dict:
-    return parse_slot(text, _today(ctx))
+async def _original(ctx: Context, text: str, answers: dict, pending: dict | None = None) -> dict:
+    """Read by handlers/when: asks back on two readings, a missing part, a day off or a past day."""
+    return await answer_slot(ctx, text, pending, ctx.render.macro(FORM.template, "label_original"))
 
 
-async def _new_slot(ctx: Context, text: str, answers: dict) -> dict:
-    slot = parse_slot(text, _today(ctx))
-    if slot == answers.get("original"):
+async def _new_slot(ctx: Context, text: str, answers: dict, pending: dict | None = None) -> dict:
+    slot = await answer_slot(ctx, text, pending, ctx.render.macro(FORM.template, "label_new_slot"))
+    original = answers.get("original") or {}
+    if [slot[k] for k in ("date", "first", "last")] == [original.get(k) for k in ("date", "first", "last")]:
         raise Invalid("same_slot")
     return slot
+
+
+def _echo_slot(ctx: Context, slot: dict) -> str:
+    return ctx.render.macro(FORM.template, "noted_slot", s=slot)
 
 
 async def _new_place(ctx: Context, text: str, answers: dict) -> str:
@@ -154,9 +117,9 @@ FORM = register_form(Form(
         Question("type", _type),
         Question("course", _course),
         Question("class_name", _class),
-        Question("original", _original),
+        Question("original", _original, resume=_original, echo=_echo_slot),
         Question("original_place", _place),
-        Question("new_slot", _new_slot, when=lambda a: a.get("type") == "调课"),
+        Question("new_slot", _new_slot, when=lambda a: a.get("type") == "调课", resume=_new_slot, echo=_echo_slot),
         Question("new_place", _new_place, when=lambda a: a.get("type") == "调课"),
         Question("substitute", _substitute, when=lambda a: a.get("type") == "代课"),
         Question("reason", _reason),

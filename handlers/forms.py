@@ -25,7 +25,21 @@ class Invalid(Exception):
         self.values = values
 
 
+class Reply(Exception):
+    """Not an answer yet: say ``text`` (already rendered) and stay on the question.
+
+    ``pending`` (what was understood so far) is kept in the conversation row and handed to
+    the question's ``resume`` with the next message, so an ask-back survives a restart.
+    """
+
+    def __init__(self, text: str, pending: dict | None = None):
+        super().__init__(text)
+        self.text = text
+        self.pending = pending
+
+
 Parser = Callable[[Context, str, dict], Awaitable[Any]]
+Resumer = Callable[[Context, str, dict, dict | None], Awaitable[Any]]
 
 
 @dataclass
@@ -33,6 +47,10 @@ class Question:
     key: str
     parse: Parser
     when: Callable[[dict], bool] = lambda answers: True
+    # For questions that ask back (raise Reply): called instead of ``parse``, with the kept draft.
+    resume: Resumer | None = None
+    # Said before the next question once the answer is taken, e.g. the day read back in full.
+    echo: Callable[[Context, Any], str] | None = None
 
 
 @dataclass
@@ -80,16 +98,17 @@ async def start_form(ctx: Context, name: str, answers: dict | None = None) -> No
     await ask_next(ctx, form, answers)
 
 
-async def ask_next(ctx: Context, form: Form, answers: dict, editing: str | None = None) -> None:
+async def ask_next(ctx: Context, form: Form, answers: dict, editing: str | None = None, prefix: str = "") -> None:
     q = next((x for x in form.questions if x.key == editing), None) if editing else form.pending(answers)
+    lead = prefix + "\n" if prefix else ""
     if q is not None:
         await ctx.set_state("ask", {"form": form.name, "answers": answers, "editing": editing, "key": q.key})
-        await ctx.reply_text(ctx.render.macro(form.template, f"ask_{q.key}", answers=answers,
-                                              person=ctx.person, editing=bool(editing)))
+        await ctx.reply_text(lead + ctx.render.macro(form.template, f"ask_{q.key}", answers=answers,
+                                                     person=ctx.person, editing=bool(editing)))
         return
     await ctx.set_state("confirm", {"form": form.name, "answers": answers, "editing": None})
-    await ctx.reply_text(ctx.render.macro(form.template, "summary", rows=summary_rows(ctx, form, answers),
-                                          answers=answers, person=ctx.person))
+    await ctx.reply_text(lead + ctx.render.macro(form.template, "summary", rows=summary_rows(ctx, form, answers),
+                                                 answers=answers, person=ctx.person))
 
 
 @router.conversation("form")
@@ -134,16 +153,24 @@ async def on_form_message(ctx: Context) -> None:
         await ask_next(ctx, form, answers)
         return
     try:
-        value = await q.parse(ctx, text, answers)
+        if q.resume is not None:
+            value = await q.resume(ctx, text, answers, data.get("pending"))
+        else:
+            value = await q.parse(ctx, text, answers)
     except Invalid as bad:
         await ctx.reply_text(ctx.render.macro(form.template, f"err_{bad.code}", text=text, **bad.values))
         return
+    except Reply as asked:
+        await ctx.set_state("ask", {**data, "pending": asked.pending})
+        await ctx.reply_text(asked.text)
+        return
     answers[key] = value
+    echo = q.echo(ctx, value) if q.echo is not None else ""
     # A changed answer may make later questions (in)applicable: drop answers that no longer apply.
     answers = {k: v for k, v in answers.items() if any(x.key == k for x in form.active(answers))}
     editing = data.get("editing")
     if editing:
         nxt = form.pending(answers)
-        await ask_next(ctx, form, answers, editing=nxt.key if nxt else None)
+        await ask_next(ctx, form, answers, editing=nxt.key if nxt else None, prefix=echo)
     else:
-        await ask_next(ctx, form, answers)
+        await ask_next(ctx, form, answers, prefix=echo)

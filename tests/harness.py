@@ -12,6 +12,16 @@ from tests.wecom_helpers import enter_agent_xml, image_xml, signed_post, templat
 _msg_ids = itertools.count(int(time.time()) * 1000)
 
 
+def pin_today(core, day) -> None:
+    """Make handlers read ``day`` (Beijing) as today; the clock still ticks. For date-dependent forms."""
+    from datetime import datetime, timedelta
+
+    real = core.clock
+    now = real()
+    offset = datetime.combine(day, (now + timedelta(hours=8)).time()) - (now + timedelta(hours=8))
+    core.clock = lambda: real() + offset
+
+
 class PhoneView:
     """What each person's phone shows, from ``sent_messages()`` rows (fake WeCom's shape)."""
 

@@ -243,7 +243,7 @@ async def test_adjust_class_approved_from_the_chat(phone):
     async with phone.core.db.session() as s:
         if await s.get(Person, "huangfd") is None:
             pytest.skip("needs the demo directory (bot/seed.py) with classes")
-    for text in ("调课", "电工基础", "机电2401", "12月3日 第3-4节", "实训楼A301", "12月5日 第1-2节", "不变",
+    for text in ("调课", "电工基础", "机电2401", "12月3日 第3-4节", "实训楼A301", "12月4日 第1-2节", "不变",
                  "参加市级教学能力比赛"):
         await phone.say(TEACHER, text)
     assert "请核对调停课申请" in (await phone.bot_texts(TEACHER))[-1]

@@ -111,7 +111,7 @@ async def test_adjust_class_approved_in_another_tab(context, base_url):
     teacher = await open_chat(context, base_url, TEACHER)
     head = await open_chat(context, base_url, HEAD)
 
-    for text in ("调课", "电工基础", "机电2401", "12月3日 第3-4节", "实训楼A301", "12月5日 第1-2节", "不变",
+    for text in ("调课", "电工基础", "机电2401", "12月3日 第3-4节", "实训楼A301", "12月4日 第1-2节", "不变",
                  "参加市级教学能力比赛"):
         await say(teacher, text)
     await answered(teacher, "请核对调停课申请")
@@ -141,8 +141,12 @@ SECRETARY = "guoyan"  # 郭燕, 信息工程系 教学秘书 (计网2401 is 信�
 
 
 def slot(days_ahead: int, periods: str) -> str:
-    """A slot the form accepts whatever today is: a date a few days ahead, as a teacher would type it."""
+    """A slot the form takes without asking back: the first school day at least a few days ahead."""
+    from bot.calendar import default_calendar
+
     d = (datetime.now(timezone.utc) + timedelta(hours=8)).date() + timedelta(days=days_ahead)
+    while not default_calendar().is_workday(d):
+        d += timedelta(days=1)
     return f"{d.month}月{d.day}日 {periods}"
 
 

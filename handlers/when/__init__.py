@@ -1,0 +1,1 @@
+"""Dates and periods the way teachers write them (parse → decide → ask back in a form)."""
