@@ -17,6 +17,7 @@ import pytest
 from bot.app import CORE, create_app
 from bot.config import Settings
 from tests.test_devchat import HEAD, TEACHER, seed
+from workflow.calendar import DEFAULT_CALENDAR_FILE, load_calendar
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -142,10 +143,8 @@ SECRETARY = "guoyan"  # 郭燕, 信息工程系 教学秘书 (计网2401 is 信�
 
 def slot(days_ahead: int, periods: str) -> str:
     """A slot the form takes without asking back: the first school day at least a few days ahead."""
-    from bot.calendar import default_calendar
-
     d = (datetime.now(timezone.utc) + timedelta(hours=8)).date() + timedelta(days=days_ahead)
-    while not default_calendar().is_workday(d):
+    while not load_calendar(DEFAULT_CALENDAR_FILE).is_workday(d):
         d += timedelta(days=1)
     return f"{d.month}月{d.day}日 {periods}"
 

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from bot.calendar import load_calendar
+from workflow.calendar import load_calendar
 from bot.render import Renderer
 from handlers.when.decide import TOO_OLD_DAYS, Outcome, decide
 from handlers.when.dialog import merge
@@ -15,7 +15,7 @@ from handlers.when.parse import read
 from handlers.when.school import SchoolDays
 
 TODAY = date(2026, 12, 3)
-SCHOOL = SchoolDays(load_calendar("bot/calendars/2026-2027.yaml"))
+SCHOOL = SchoolDays(load_calendar("workflow/calendars/2026-2027.yaml"))
 RENDER = Renderer()
 
 

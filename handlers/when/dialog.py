@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from bot.context import Context
+from bot.reminders.working_time import calendar_for  # the configured 校历, loaded once
 from handlers.forms import Reply
 from handlers.when.decide import Outcome, decide
 from handlers.when.parse import Reading, normalise, read
@@ -26,8 +27,6 @@ def today_of(ctx: Context) -> date:
 
 
 def school_of(ctx: Context) -> SchoolDays:
-    from bot.scheduler import calendar_for  # the configured 校历, loaded once
-
     return SchoolDays(calendar_for(ctx.core.settings))
 
 

@@ -1,6 +1,6 @@
 """The few things the date reader needs from the 校历, behind one small class.
 
-Every call into ``bot.calendar`` is here, so a change there is one file to re-point:
+Every call into ``workflow.calendar`` is here, so a change there is one file to re-point:
 ``SchoolCalendar.is_workday``, ``.holidays`` (date → name), ``.teaching_week``,
 ``.semesters`` (first_monday, weeks, end, name), ``.vacations`` and ``.span``.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from bot.calendar import SchoolCalendar
+from workflow.calendar.school import SchoolCalendar
 
 # Without a term to go by (the 校历 does not cover today), dates up to this far ahead are accepted.
 FALLBACK_HORIZON_DAYS = 180
