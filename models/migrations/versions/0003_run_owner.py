@@ -12,8 +12,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0002_run_owner'
-down_revision = '0001'
+revision = '0003_run_owner'
+down_revision = '0002_workers'
 branch_labels = None
 depends_on = None
 
