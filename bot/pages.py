@@ -24,7 +24,6 @@ from handlers.problems import Problem, render_problems
 from models import Person, Run, StoredFile, Task
 
 
-
 def setup_routes(app: web.Application, core: BotCore) -> None:
     async def upload_form(request: web.Request) -> web.Response:
         found = await _task_from_link(request, core)
