@@ -198,7 +198,8 @@ class Engine:
         users = [t.assignee for t in tasks]
 
         def card(userid: str) -> OutboundMessage:
-            return self.core.renderer.card_message(template, **{**values, "record_url": self.record_url(run, userid)})
+            link = self.record_url(run, userid)
+            return self.core.renderer.card_message(template, **{**values, "record_url": link})
 
         msg = self.core.renderer.card_message(template, **values)
         if users and card(users[0]) != msg:  # it carries a record link, which names its person: one card each

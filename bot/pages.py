@@ -22,7 +22,6 @@ from handlers.files import MAX_BYTES, allowed_extensions
 from models import Person, Run, StoredFile, Task
 
 
-
 def setup_routes(app: web.Application, core: BotCore) -> None:
     async def upload_form(request: web.Request) -> web.Response:
         found = await _task_from_link(request, core)
