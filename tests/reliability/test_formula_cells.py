@@ -121,7 +121,7 @@ async def test_adjust_record_is_inert(wecom):
     w = wecom
     teacher, head, leader, office = "sunlt", "chenzr", "zhaogm", "wangjw"
     await w.say(teacher, "调课")
-    for answer in ("电工基础", "计网2401", "12月3日 第3-4节", "实训楼A301", "12月5日 第1-2节", "不变", FORMULA):
+    for answer in ("电工基础", "计网2401", "12月3日 第3-4节", "实训楼A301", "12月4日 第1-2节", "不变", FORMULA):
         await w.say(teacher, answer)
     assert "请核对调停课申请" in w.last_text(teacher)
     await w.say(teacher, "确认")

@@ -28,7 +28,7 @@ from tests.wecom_helpers import template_card_event_xml
 HEADS = ("chenzr", "fangzr")  # both 系部主任 of 机电工程系
 LEADER = "zhaogm"  # 教务处分管领导
 TEACHERS = ("sunlt", "hezq", "maqiang", "t90001", "t90002")  # five races: one is rarely enough to catch a bug
-ANSWERS = ["调课", "电工基础", "计网2401", "12月3日 第3-4节", "实训楼A301", "12月5日 第1-2节", "不变", "参加比赛"]
+ANSWERS = ["调课", "电工基础", "计网2401", "12月3日 第3-4节", "实训楼A301", "12月4日 第1-2节", "不变", "参加比赛"]
 
 
 def approval_cards(fake, userid: str) -> list[dict]:
