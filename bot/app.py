@@ -7,7 +7,7 @@ from typing import Literal
 from aiohttp import ClientSession, ClientTimeout, web
 from aiohttp.abc import AbstractAccessLogger
 
-from bot.composition import build_dispatcher
+from bot.composition import build_dispatcher, build_hooks
 from bot.config import ConfigError, Settings, demo_secret_key
 from bot.core import BotCore
 from bot.db import Database
@@ -61,7 +61,8 @@ def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[
 
         senders.setdefault("wecom", _LazySender())
 
-    core = BotCore(settings, db, default_platform=default, senders=senders, dispatcher=build_dispatcher(), **kwargs)
+    core = BotCore(settings, db, default_platform=default, senders=senders, dispatcher=build_dispatcher(),
+                   hooks=build_hooks(), **kwargs)
     app[CORE] = core
 
     async def on_startup(app: web.Application) -> None:
