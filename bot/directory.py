@@ -9,8 +9,9 @@ import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
+from openpyxl import load_workbook
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -66,8 +67,6 @@ def read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
             raise DirectoryFileError("无法识别文件编码，请另存为 UTF-8 的 CSV")
         table = list(csv.reader(io.StringIO(text)))
     elif suffix == ".xlsx":
-        from openpyxl import load_workbook
-
         try:
             wb = load_workbook(path, read_only=True, data_only=True)
         except Exception as exc:

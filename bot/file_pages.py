@@ -20,7 +20,7 @@ from urllib.parse import quote, unquote
 from aiohttp import web
 
 from bot import outbox
-from bot.links import FILE_KIND, download_url, signed_task_link, verify
+from bot.links import FILE_KIND, verify
 from handlers.files import MAX_BYTES, Inspection, UploadOutcome, accept_file, discard, inspect_upload
 from handlers.offload import off_loop
 from handlers.problems import Problem, render_problems
@@ -29,7 +29,6 @@ from bot.page_access import has_rights_over, message, visitor
 from models import Person, Run, StoredFile, Task
 
 if TYPE_CHECKING:
-    from bot.config import Settings
     from bot.core import BotCore
 
 KIND = FILE_KIND
