@@ -38,11 +38,18 @@ class OutboxNotifier:
         """One card for all, unless the card carries a record link (it names its person): then one each."""
         users = list(userids)
         render = self.core.renderer.card_message
-        shared = {**values, "upload_url": self.upload_url(task) if task else "", "record_url": ""}
-        message = render(template, **shared)
-        if users and render(template, **{**shared, "record_url": self.record_url(run, users[0])}) != message:
+        shared = {**values, "upload_url": self.upload_url(task) if task else ""}
+
+        def personal(userid: str) -> OutboundMessage:
+            return render(template, **shared, record_url=self.record_url(run, userid))
+
+        if len(users) == 1:
+            await self.send(s, users, personal(users[0]))
+            return
+        message = render(template, **shared, record_url="")
+        if users and personal(users[0]) != message:
             for userid in users:
-                await self.send(s, [userid], render(template, **{**shared, "record_url": self.record_url(run, userid)}))
+                await self.send(s, [userid], personal(userid))
             return
         await self.send(s, users, message)
 

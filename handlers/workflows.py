@@ -7,10 +7,10 @@ from sqlalchemy import select
 from bot import directory
 from bot.buttons import TaskAction
 from bot.context import Context
-from workflow.engine import Decision, EngineError
 from bot.router import Router
 from handlers.forms import FORMS, start_form
 from handlers.notices import latest_notice_progress, open_notices, remind_latest_notice, send_notice_card
+from workflow.engine import Decision, EngineError
 from workflow.registry import find_spec
 from models import Person, Run, Task
 
