@@ -97,7 +97,8 @@ async def receive_upload(request: web.Request, core: "BotCore", task: Task, run:
     try:
         size = await _save(part, folder, dest)
         step = core.engine.steps(run)[task.step_index]
-        inspection: Inspection = await off_loop(inspect_upload, step, core.engine.hook(step), dest, name, size)  # no session open
+        # Off the loop, with no session open.
+        inspection: Inspection = await off_loop(inspect_upload, step, core.engine.hook(step), dest, name, size)
         outcome = await _record(core, task, run, person, dest, name, size, inspection)
         return outcome
     finally:
