@@ -7,11 +7,16 @@ from typing import Literal
 from aiohttp import ClientSession, ClientTimeout, web
 from aiohttp.abc import AbstractAccessLogger
 
-from bot.composition import build_dispatcher
+from bot import file_pages, pages
+from bot.composition import build_dispatcher, build_hooks
 from bot.config import ConfigError, Settings, demo_secret_key
 from bot.core import BotCore
 from bot.db import Database
+from bot.page_access import message as page_message
 from bot.platforms.base import PlatformSender
+from bot.platforms.devchat import DevchatSender, setup_devchat_routes
+from bot.platforms.wecom import WeComClient, WeComSender, make_media_fetcher, setup_wecom_routes
+from bot.platforms.wecom.oauth import setup_oauth_routes, userid_for_code
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +34,6 @@ def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[
     """``serve`` talks to WeCom; ``demo`` runs the local chat (and WeCom too when configured).
 
     ``serve`` needs ``CAMPUSBOT_SECRET_KEY``; the demo keeps a random one in its data folder."""
-    from bot import file_pages, pages
-
     if not settings.secret_key:
         if mode != "demo":
             raise ConfigError("CAMPUSBOT_SECRET_KEY is not set (required by 'campusbot serve')")
@@ -39,8 +42,6 @@ def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[
     senders: dict[str, PlatformSender] = dict(extra_senders or {})
     wecom_on = settings.wecom_configured
     if mode == "demo":
-        from bot.platforms.devchat import DevchatSender, setup_devchat_routes
-
         senders.setdefault("devchat", DevchatSender(db))
     kwargs = {"clock": clock} if clock else {}
     default = "devchat" if mode == "demo" else "wecom"
@@ -48,8 +49,6 @@ def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[
     http: dict[str, ClientSession] = {}
 
     if wecom_on:
-        from bot.platforms.wecom import WeComClient, WeComSender, make_media_fetcher, setup_wecom_routes
-
         class _LazySender:
             """Created before the event loop runs; the HTTP session exists only from startup on."""
 
@@ -61,7 +60,8 @@ def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[
 
         senders.setdefault("wecom", _LazySender())
 
-    core = BotCore(settings, db, default_platform=default, senders=senders, dispatcher=build_dispatcher(), **kwargs)
+    core = BotCore(settings, db, default_platform=default, senders=senders, dispatcher=build_dispatcher(),
+                   hooks=build_hooks(), **kwargs)
     app[CORE] = core
 
     async def on_startup(app: web.Application) -> None:
@@ -103,15 +103,12 @@ async def _health(request: web.Request) -> web.Response:
 
 def _setup_oauth(app: web.Application, core: BotCore, http: dict[str, ClientSession]) -> None:
     """WeCom's return from identifying a page's visitor (see bot/platforms/wecom/oauth.py)."""
-    from bot.page_access import message
-    from bot.platforms.wecom.oauth import setup_oauth_routes, userid_for_code
-
     settings = core.settings
 
     async def exchange(code: str) -> str | None:
         return await userid_for_code(app[WECOM_CLIENT], http["wecom"], settings.wecom_api_base, code)
 
-    setup_oauth_routes(app, settings, exchange, lambda name, status: message(core, name, status),
+    setup_oauth_routes(app, settings, exchange, lambda name, status: page_message(core, name, status),
                        secure=settings.public_url.startswith("https://"))
 
 

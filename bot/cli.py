@@ -2,14 +2,26 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import sys
 from pathlib import Path
 
 import click
+from aiohttp import web
 
+from bot import directory as d
+from bot.app import CORE, access_log_options, create_app
+from bot.cli_calendar import calendar_check_command, calendar_windows_command
 from bot.config import ConfigError, Settings, load_settings
+from bot.db import Database, upgrade_sync
+from bot.reminders.working_time import calendar_for
+from bot.seed import seed_demo
+from workflow.authoring.catalog import workflows_json, workflows_table
+from workflow.authoring.importer import import_handbook
+from workflow.calendar import CalendarError
+from workflow.registry import SpecError, default_specs
 
 
 def _settings(**overrides) -> Settings:
@@ -21,8 +33,6 @@ def _settings(**overrides) -> Settings:
 
 
 def _check_specs() -> None:
-    from workflow.registry import SpecError, default_specs
-
     try:
         default_specs()
     except SpecError as exc:
@@ -32,11 +42,6 @@ def _check_specs() -> None:
 
 def _check_calendar(settings: Settings) -> None:
     """Refuse to start on an invalid 校历; warn when it (or chinese-calendar) does not cover today."""
-    import datetime as dt
-
-    from bot.reminders.working_time import calendar_for
-    from workflow.calendar import CalendarError
-
     try:
         cal = calendar_for(settings)
     except CalendarError as exc:
@@ -73,9 +78,6 @@ def serve() -> None:
         sys.exit(2)
     _check_specs()
     _check_calendar(settings)
-    from aiohttp import web
-
-    from bot.app import access_log_options, create_app
 
     web.run_app(create_app(settings, "serve"), host=settings.host, port=settings.port, **access_log_options())
 
@@ -105,10 +107,6 @@ def demo(keep: bool, database_url: str | None) -> None:
     settings = _settings(database_url=database_url)
     _check_specs()
     _check_calendar(settings)
-    from aiohttp import web
-
-    from bot.app import CORE, access_log_options, create_app
-    from bot.seed import seed_demo
 
     app = create_app(settings, "demo")
 
@@ -129,8 +127,6 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply the Alembic migrations."""
-    from bot.db import upgrade_sync
-
     settings = _settings()
     upgrade_sync(settings.database_url)
     click.echo("数据库已是最新结构。")
@@ -145,9 +141,6 @@ def directory() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 def directory_import(file: Path) -> None:
     """Import people from .csv or .xlsx (columns userid,name,department,roles,classes)."""
-    from bot import directory as d
-    from bot.db import Database
-
     settings = _settings()
     if not file.exists():
         click.echo(f"找不到文件：{file}", err=True)
@@ -188,8 +181,6 @@ def handbook() -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
 def handbook_import(file: Path, out_dir: Path) -> None:
     """Turn a handbook in this format into spec files."""
-    from workflow.authoring.importer import import_handbook
-
     paths = import_handbook(file, out_dir)
     click.echo(f"已生成 {len(paths)} 个工作流定义到 {out_dir}")
 
@@ -202,9 +193,6 @@ def workflows() -> None:
 @workflows.command("list")
 @click.option("--json", "as_json", is_flag=True)
 def workflows_list(as_json: bool) -> None:
-    from workflow.authoring.catalog import workflows_json, workflows_table
-    from workflow.registry import SpecError, default_specs
-
     try:
         specs = default_specs()
     except SpecError as exc:
@@ -224,8 +212,6 @@ def calendar() -> None:
 @calendar.command("check")
 @click.argument("file", required=False, type=click.Path(path_type=Path))
 def calendar_check(file: Path | None) -> None:
-    from bot.cli_calendar import calendar_check_command
-
     sys.exit(calendar_check_command(file))
 
 
@@ -235,8 +221,6 @@ def calendar_check(file: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--calendar", "path", required=False, type=click.Path(path_type=Path))
 def calendar_windows(date_from: str | None, date_to: str | None, as_json: bool, path: Path | None) -> None:
-    from bot.cli_calendar import calendar_windows_command
-
     try:
         sys.exit(calendar_windows_command(date_from, date_to, as_json, path))
     except ConfigError as exc:

@@ -1,5 +1,6 @@
 """Part of the composition root (with ``bot/app.py`` and ``bot/cli.py``): the one
-place that knows which handler modules exist and in which order they route.
+place that knows which handler modules exist, in which order they route, and
+which step hooks the specs' ``handler`` names mean.
 
 Nothing registers itself on import: each handler module exports its own
 ``router`` and is listed here. The order is visible and it matters twice: the
@@ -13,6 +14,11 @@ from bot.middlewares import cancel_conversation, load_conversation, refuse_stran
 from bot.router import Dispatcher
 from handlers import adjust_class, forms, notices, schedule, uploads, workflows
 from handlers.data import signup, step_form
+from handlers.data.adjust_record import AdjustRecord
+from handlers.data.makeup import MakeupListCheck
+from handlers.data.spreadsheets import AbnormalStudents, AttendanceSheets, EvaluationCompletion
+from handlers.data.workload import WorkloadCheck
+from workflow.hooks import HookRegistry
 
 # Modules whose chat forms register themselves in ``handlers.forms.FORMS`` on import (that registry is
 # not a router yet). Listed here so 调课 and every 填写 form exist however the process started.
@@ -39,3 +45,16 @@ def build_dispatcher() -> Dispatcher:
     dispatcher.middleware(load_conversation)    # the FSM: the person's open conversation row
     dispatcher.middleware(cancel_conversation)  # 取消/退出 leaves any conversation
     return include_routers(dispatcher)
+
+
+def build_hooks() -> HookRegistry:
+    """Every step hook by the ``handler`` name the specs use (``HookRegistry.check`` finds a missing one)."""
+    return HookRegistry({
+        "adjust_record": AdjustRecord(),              # 调停课: the record 教务处 files
+        signup.NAME: signup.ExamSignupCount(),        # 报名人数 forms, summed for 教务处
+        "makeup_list_check": MakeupListCheck(),       # 补考名单: each 系部 checks its lines
+        "workload_check": WorkloadCheck(),            # 工作量: each teacher checks their lines
+        "abnormal_students": AbnormalStudents(),      # spreadsheets merged for 教务处
+        "attendance_sheets": AttendanceSheets(),
+        "evaluation_completion": EvaluationCompletion(),
+    })

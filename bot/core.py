@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import inbound, outbox
 from bot.config import Settings
 from bot.db import Database
+from bot.engine import BotEngine
 from bot.events import Event
 from bot.heartbeat import Heartbeat
 from bot.outbox import OutboxDrainer
@@ -20,6 +21,7 @@ from bot.platforms.base import PlatformSender
 from bot.reminders.service import ReminderService
 from bot.render import Renderer
 from bot.router import Dispatcher
+from workflow.hooks import HookRegistry
 from workflow.registry import default_specs
 from workflow.spec import WorkflowSpec
 from models import Inbound, Person, utcnow
@@ -39,9 +41,8 @@ class BotCore:
         renderer: Renderer | None = None,
         clock: Callable[[], datetime] = utcnow,
         dispatcher: Dispatcher | None = None,
+        hooks: HookRegistry | None = None,
     ):
-        from bot.engine import Engine
-
         self.settings = settings
         self.db = db
         self.default_platform = default_platform
@@ -51,7 +52,8 @@ class BotCore:
         self.clock = clock
         # Built by bot/composition.py; a core without one (a second process that only ticks) routes nothing.
         self.dispatcher = dispatcher if dispatcher is not None else Dispatcher()
-        self.engine = Engine(self)
+        # Step hooks come from the composition root too; a core without them runs bare steps.
+        self.engine = BotEngine(self, hooks)
         self.heartbeat = Heartbeat(db, clock)  # names this process in claims and leases
         self.worker = inbound.InboundWorker(self, clock=clock, heartbeat=self.heartbeat)
         self.drainer = OutboxDrainer(db, senders, clock=clock, heartbeat=self.heartbeat)

@@ -6,6 +6,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -72,8 +74,6 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 def alembic_config(connection=None):
-    from alembic.config import Config
-
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if connection is not None:
@@ -82,8 +82,6 @@ def alembic_config(connection=None):
 
 
 def _run_upgrade(connection) -> None:
-    from alembic import command
-
     command.upgrade(alembic_config(connection), "head")
 
 

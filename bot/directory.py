@@ -9,27 +9,19 @@ import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
+from openpyxl import load_workbook
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import GENERAL_DEPARTMENT, OFFICE_DEPARTMENT, ROLES, Person, SchoolClass
+from models import ROLES, Person, SchoolClass
+from workflow.people import names, people_with_role, teaching_departments
+
+__all__ = ["names", "people_with_role", "teaching_departments", "class_department", "find_person",
+           "import_rows", "read_rows", "ImportReport", "DirectoryFileError"]
 
 COLUMNS = ("userid", "name", "department", "roles", "classes")
-
-
-async def people_with_role(s: AsyncSession, role: str, department: str | None = None) -> list[Person]:
-    q = select(Person).where(Person.roles_text.contains(role)).order_by(Person.userid)
-    if department is not None:
-        q = q.where(Person.department == department)
-    return [p for p in (await s.execute(q)).scalars() if role in p.roles]
-
-
-async def teaching_departments(s: AsyncSession) -> list[str]:
-    """The 系部 a 系部 step fans out to: every department but 教务处 and 通识教育部."""
-    names = (await s.execute(select(Person.department).distinct())).scalars().all()
-    return sorted(d for d in names if d and d not in (OFFICE_DEPARTMENT, GENERAL_DEPARTMENT))
 
 
 async def class_department(s: AsyncSession, class_name: str) -> str | None:
@@ -47,14 +39,6 @@ async def find_person(s: AsyncSession, words: str) -> Person | None:
         return p
     found = (await s.execute(select(Person).where(Person.name == words))).scalars().all()
     return found[0] if len(found) == 1 else None
-
-
-async def names(s: AsyncSession, userids: Iterable[str]) -> dict[str, str]:
-    ids = list(set(userids))
-    if not ids:
-        return {}
-    rows = (await s.execute(select(Person.userid, Person.name).where(Person.userid.in_(ids)))).all()
-    return {u: n for u, n in rows}
 
 
 @dataclass
@@ -83,8 +67,6 @@ def read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
             raise DirectoryFileError("无法识别文件编码，请另存为 UTF-8 的 CSV")
         table = list(csv.reader(io.StringIO(text)))
     elif suffix == ".xlsx":
-        from openpyxl import load_workbook
-
         try:
             wb = load_workbook(path, read_only=True, data_only=True)
         except Exception as exc:

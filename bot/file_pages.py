@@ -20,7 +20,7 @@ from urllib.parse import quote, unquote
 from aiohttp import web
 
 from bot import outbox
-from bot.links import signed_task_link, verify
+from bot.links import FILE_KIND, verify
 from handlers.files import MAX_BYTES, Inspection, UploadOutcome, accept_file, discard, inspect_upload
 from handlers.offload import off_loop
 from handlers.problems import Problem, render_problems
@@ -29,15 +29,9 @@ from bot.page_access import has_rights_over, message, visitor
 from models import Person, Run, StoredFile, Task
 
 if TYPE_CHECKING:
-    from bot.config import Settings
     from bot.core import BotCore
 
-KIND = "file"
-
-
-def download_url(settings: "Settings", file_id: int, userid: str) -> str:
-    """A signed link for ``userid`` to download stored file ``file_id`` (7 days)."""
-    return signed_task_link(settings, KIND, file_id, userid)
+KIND = FILE_KIND
 
 
 def setup_file_routes(app: web.Application, core: "BotCore") -> None:
@@ -103,7 +97,8 @@ async def receive_upload(request: web.Request, core: "BotCore", task: Task, run:
     try:
         size = await _save(part, folder, dest)
         step = core.engine.steps(run)[task.step_index]
-        inspection: Inspection = await off_loop(inspect_upload, step, dest, name, size)  # no session open
+        # Off the loop, with no session open.
+        inspection: Inspection = await off_loop(inspect_upload, step, core.engine.hook(step), dest, name, size)
         outcome = await _record(core, task, run, person, dest, name, size, inspection)
         return outcome
     finally:

@@ -55,3 +55,11 @@ def verify(settings: Settings, kind: str, obj_id: int, userid: str, exp: str, si
     if exp_i < (now or time.time()):
         return "expired"
     return None
+
+
+FILE_KIND = "file"
+
+
+def download_url(settings: Settings, file_id: int, userid: str) -> str:
+    """A signed link for ``userid`` to download stored file ``file_id`` (7 days)."""
+    return signed_task_link(settings, FILE_KIND, file_id, userid)

@@ -16,7 +16,6 @@ from bot.file_pages import file_response, receive_upload
 from bot.links import verify
 from bot.page_access import may_see_record, visitor
 from bot.page_access import message as _message
-from handlers.data import step_handler
 from handlers.data.adjust_record import record_rows
 from handlers.files import MAX_BYTES, allowed_extensions
 from models import Person, Run, StoredFile, Task
@@ -121,7 +120,7 @@ async def _render_upload(core: BotCore, task: Task, run: Run, person: Person, qu
             else q.where(StoredFile.userid == task.assignee)
         files = (await s.execute(q.order_by(StoredFile.id.desc()))).scalars().all()
     step = core.engine.steps(run)[task.step_index]
-    hook = step_handler(step.handler)
+    hook = core.engine.hook(step)
     html = core.renderer.page("pages/upload.html", run=run, task=task, step=step, person=person, files=files,
                               problems=problems or [], accepted=accepted, action=f"/upload/{task.id}?{query}",
                               allow_empty=hook is not None and hook.allow_empty_sheet,

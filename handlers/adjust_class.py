@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from bot import directory
 from bot.context import Context
-from bot.engine import EngineError
+from workflow.engine import EngineError
 from handlers.forms import Form, Invalid, Question, register_form, summary_rows
 from handlers.when.dialog import answer_slot
 from models import SchoolClass

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.data import step_handler
 from handlers.problems import Problem, render_problems
 from handlers.sheets import Table, TableRefused, check_columns, read_table
 from handlers.sniff import CONTENT_TYPES, extension, kind_for, sniff, zip_problem
+from workflow.hooks import StepHook
 from workflow.spec import Step
 from models import Person, Run, StoredFile, Task
 
@@ -59,16 +59,16 @@ def allowed_extensions(accept: list[str] | None) -> set[str]:
     return set().union(*(EXTENSIONS[a] for a in accept))
 
 
-def inspect_upload(step: Step, path: str, filename: str, size: int) -> Inspection:
-    """Blocking; never raises for a bad file (every failure is a Problem)."""
+def inspect_upload(step: Step, hook: StepHook | None, path: str, filename: str, size: int) -> Inspection:
+    """Blocking; never raises for a bad file (every failure is a Problem). ``hook`` is the step's."""
     try:
-        return _inspect(step, path, filename, size)
+        return _inspect(step, hook, path, filename, size)
     except Exception:  # noqa: BLE001 - a file no check foresaw is refused, never a 500
         log.exception("upload %s could not be inspected", filename[:40])
         return Inspection([Problem("unreadable")])
 
 
-def _inspect(step: Step, path: str, filename: str, size: int) -> Inspection:
+def _inspect(step: Step, hook: StepHook | None, path: str, filename: str, size: int) -> Inspection:
     ext = extension(filename)
     if size <= 5:
         return Inspection([Problem("empty_file")])
@@ -88,7 +88,6 @@ def _inspect(step: Step, path: str, filename: str, size: int) -> Inspection:
         if bomb is not None:
             return Inspection([bomb])
     found = Inspection([], kind, CONTENT_TYPES[kind])
-    hook = step_handler(step.handler)
     if not (step.columns or hook is not None):
         return found
     table: Table | None = None

@@ -13,6 +13,8 @@ import csv
 import io
 from pathlib import Path
 
+from openpyxl import load_workbook
+
 from handlers.problems import Problem
 from handlers.sniff import zip_problem
 
@@ -79,8 +81,6 @@ def read_table(path: str | Path) -> Table:
     bomb = zip_problem(p)
     if bomb is not None:
         raise TableRefused(bomb)
-    from openpyxl import load_workbook
-
     out = _Bounded()
     try:
         wb = load_workbook(p, read_only=True, data_only=True)

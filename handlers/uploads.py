@@ -29,7 +29,7 @@ async def image_to_upload(ctx: Context) -> bool:
         return True
     # An image is only sniffed (a few bytes); the pool keeps even that off the loop.
     name = safe_filename(att.filename, fallback="image")
-    inspection = await off_loop(inspect_upload, step, att.path, name, att.size)
+    inspection = await off_loop(inspect_upload, step, engine.hook(step), att.path, name, att.size)
     outcome = await accept_file(engine, ctx.session, task, run, ctx.person, att.path, name, att.size, inspection)
     await ctx.reply("upload/result.j2", outcome=outcome, step=step, run=run, url=engine.upload_url(task))
     return True

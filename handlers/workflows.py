@@ -7,10 +7,10 @@ from sqlalchemy import select
 from bot import directory
 from bot.buttons import TaskAction
 from bot.context import Context
-from bot.engine import Decision, EngineError
 from bot.router import Router
 from handlers.forms import FORMS, start_form
 from handlers.notices import latest_notice_progress, open_notices, remind_latest_notice, send_notice_card
+from workflow.engine import Decision, EngineError
 from workflow.registry import find_spec
 from models import Person, Run, Task
 
@@ -223,7 +223,7 @@ async def cmd_withdraw(ctx: Context) -> None:
 
 @router.command("skip", "跳过", takes_args=True, roles=("教务处",))
 async def cmd_skip(ctx: Context) -> None:
-    """Only the run's owner, and never an approval (see bot/authority.py)."""
+    """Only the run's owner, and never an approval (see workflow/authority.py)."""
     words, _, reason = ctx.args.partition(" ")
     if not words or not reason.strip():
         await ctx.reply("run/skip_usage.j2")
@@ -243,7 +243,7 @@ async def cmd_skip(ctx: Context) -> None:
 
 @router.command("reassign", "转派", takes_args=True, roles=("教务处",))
 async def cmd_reassign(ctx: Context) -> None:
-    """Only the run's owner, only to a holder of the step's role for the same party (bot/authority.py)."""
+    """Only the run's owner, only to a holder of the step's role for the same party (workflow/authority.py)."""
     parts = ctx.args.split(maxsplit=2)
     if len(parts) < 3 or not parts[0].lstrip("#").isdigit():
         await ctx.reply("run/reassign_usage.j2")

@@ -331,7 +331,7 @@ async def test_office_approval_moves_within_the_office_only(wecom):
 
 # ----- the rules themselves, without the app ---------------------------------------------------------------
 def test_authority_rules_unit():
-    from bot import authority
+    from workflow import authority
     from workflow.registry import default_specs
     from models import Person
 

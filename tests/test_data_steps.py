@@ -374,12 +374,13 @@ async def test_evaluation_rates_per_department(wecom):
 
 # ----- the specs and the Python agree ----------------------------------------------------------------
 def test_every_handler_and_form_named_in_a_spec_exists():
-    from handlers.data import known_handlers
+    from bot.composition import FORM_MODULES, build_hooks
     from handlers.forms import FORMS
     from workflow.registry import default_specs
 
     steps = [step for spec in default_specs().values() for flow in spec.all_flows() for step in flow.steps]
-    assert {s.handler for s in steps if s.handler} <= known_handlers()
+    assert FORM_MODULES  # the modules whose forms the specs name are imported
+    assert build_hooks().check(default_specs()) == []
     assert {s.form for s in steps if s.kind == "form"} <= set(FORMS)
 
 

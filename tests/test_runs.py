@@ -10,7 +10,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from handlers.data import step_handler
+from bot.composition import build_hooks
 from workflow.registry import default_specs
 from models import AuditEntry, Run
 from tests.devchat_harness import devchat  # noqa: F401 - fixture
@@ -34,7 +34,7 @@ def valid_file(step, task) -> tuple[bytes, str]:
     """A file the step accepts: its spreadsheet with every column filled, else a document or photo."""
     columns = list(step.columns or [])
     if task.kind == "upload" and step.kind != "upload":  # 教务处's list in a list-check step
-        columns = list(step_handler(step.handler).columns)
+        columns = list(build_hooks().get(step.handler).columns)
     if columns:
         return xlsx(columns, [SAMPLE.get(c, "示例") for c in columns]), "表格.xlsx"
     accept = step.accept or ["pdf"]

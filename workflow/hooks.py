@@ -9,17 +9,20 @@ on start-up order. ``registry.check(specs)`` names every step whose handler is m
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Run, StoredFile, Task
+from models import Run, Task
 from workflow.spec import Step, WorkflowSpec
 
-# The runtime's engine as hooks see it (today bot.engine.Engine): workflow/ cannot import it.
-Engine = Any
+if TYPE_CHECKING:
+    from workflow.engine import Engine
+
 # What check_upload returns: handlers.problems.Problem values, rendered by whoever shows them.
 Problem = Any
+# What check_upload reads: the uploaded sheet as read once (handlers.sheets.Table), or None.
+Table = Any
 
 
 @runtime_checkable
@@ -29,20 +32,20 @@ class StepHook(Protocol):
     # A spreadsheet with only its header row is accepted (it means "nothing to report").
     allow_empty_sheet: bool
 
-    async def on_activate(self, engine: Engine, s: AsyncSession, run: Run, step: Step, tasks: list[Task]) -> None:
+    async def on_activate(self, engine: "Engine", s: AsyncSession, run: Run, step: Step, tasks: list[Task]) -> None:
         """The step opened and its tasks exist."""
 
-    async def on_complete(self, engine: Engine, s: AsyncSession, run: Run, step: Step) -> None:
+    async def on_complete(self, engine: "Engine", s: AsyncSession, run: Run, step: Step) -> None:
         """The step's join was met."""
 
-    async def on_task_done(self, engine: Engine, s: AsyncSession, run: Run, step: Step, task: Task) -> None:
+    async def on_task_done(self, engine: "Engine", s: AsyncSession, run: Run, step: Step, task: Task) -> None:
         """One person's decision was applied (``task.result`` holds the action and any reason)."""
 
-    async def card_values(self, engine: Engine, s: AsyncSession, run: Run, step: Step, task: Task) -> dict:
+    async def card_values(self, engine: "Engine", s: AsyncSession, run: Run, step: Step, task: Task) -> dict:
         """Extra values for this task's card template (e.g. the lines this teacher checks)."""
 
-    def check_upload(self, step: Step, stored: StoredFile, path: str) -> list[Problem]:
-        """Problems with an uploaded file a secretary can act on."""
+    def check_upload(self, step: Step, table: Table | None) -> list[Problem]:
+        """Problems with an uploaded file a secretary can act on (off the event loop, no database)."""
 
 
 class BaseStepHook:
@@ -50,19 +53,19 @@ class BaseStepHook:
 
     allow_empty_sheet: bool = False
 
-    async def on_activate(self, engine: Engine, s: AsyncSession, run: Run, step: Step, tasks: list[Task]) -> None:
+    async def on_activate(self, engine: "Engine", s: AsyncSession, run: Run, step: Step, tasks: list[Task]) -> None:
         return None
 
-    async def on_complete(self, engine: Engine, s: AsyncSession, run: Run, step: Step) -> None:
+    async def on_complete(self, engine: "Engine", s: AsyncSession, run: Run, step: Step) -> None:
         return None
 
-    async def on_task_done(self, engine: Engine, s: AsyncSession, run: Run, step: Step, task: Task) -> None:
+    async def on_task_done(self, engine: "Engine", s: AsyncSession, run: Run, step: Step, task: Task) -> None:
         return None
 
-    async def card_values(self, engine: Engine, s: AsyncSession, run: Run, step: Step, task: Task) -> dict:
+    async def card_values(self, engine: "Engine", s: AsyncSession, run: Run, step: Step, task: Task) -> dict:
         return {}
 
-    def check_upload(self, step: Step, stored: StoredFile, path: str) -> list[Problem]:
+    def check_upload(self, step: Step, table: Table | None) -> list[Problem]:
         return []
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import directory, outbox
-from bot.engine import EngineError
+from workflow.engine import EngineError
 from bot.reminders.queries import overdue_steps, run_for_window
 from bot.reminders.working_time import WorkingTime, week_key
 from models import Reminder, Run, Task

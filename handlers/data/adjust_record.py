@@ -12,7 +12,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
 from bot.render import Renderer
-from handlers.data import StepHook, register
+from handlers.data import StepHook
 from handlers.data.inert import append_text_row
 from handlers.offload import off_loop
 from models import StoredFile
@@ -47,7 +47,6 @@ def write_xlsx(path: Path, title: str, rows: list[tuple[str, str]]) -> None:
     wb.save(path)
 
 
-@register("adjust_record")
 class AdjustRecord(StepHook):
     async def on_activate(self, engine, s, run, step, tasks) -> None:
         approvals = await engine.approvals(s, run)

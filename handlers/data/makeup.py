@@ -7,8 +7,7 @@ in ``run.data["makeup"]``; the bot splits it by the 系部 column, keeps each
 """
 from __future__ import annotations
 
-from bot.file_pages import download_url
-from handlers.data import register
+from bot.links import download_url
 from handlers.data.list_check import ListCheck
 from handlers.data.office import DEPARTMENT_COLUMN, produced_path, save_file
 from handlers.data.tables import write_xlsx
@@ -17,7 +16,6 @@ from handlers.offload import off_loop
 SHOWN = 5
 
 
-@register("makeup_list_check")
 class MakeupListCheck(ListCheck):
     data_key = "makeup"
     columns = ("学号", "姓名", "班级", DEPARTMENT_COLUMN, "科目")

@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import directory, outbox
-from bot.file_pages import download_url
+from bot import directory
+from bot.links import download_url
 from handlers.data.tables import read_records, write_xlsx
 from handlers.offload import off_loop
 from workflow.spec import Step
 from models import OFFICE_DEPARTMENT, Run, StoredFile, Task
 
 if TYPE_CHECKING:
-    from bot.engine import Engine
+    from bot.engine import BotEngine as Engine
 
 DEPARTMENT_COLUMN = "系部"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -38,13 +38,11 @@ async def tell_office(engine: "Engine", s: AsyncSession, run: Run, template: str
     targets = await office_targets(s, run)
     spec = engine.spec(run)
     if file is None:
-        msg = engine.core.renderer.text_message(template, run=run, spec=spec, url="", **values)
-        await outbox.enqueue(s, engine.core.default_platform, targets, msg)
+        await engine.notifier.text(s, targets, template, dict(run=run, spec=spec, url="", **values))
         return
     for userid in targets:
         url = download_url(engine.core.settings, file.id, userid)
-        msg = engine.core.renderer.text_message(template, run=run, spec=spec, url=url, **values)
-        await outbox.enqueue(s, engine.core.default_platform, [userid], msg)
+        await engine.notifier.text(s, [userid], template, dict(run=run, spec=spec, url=url, **values))
 
 
 async def step_tasks(s: AsyncSession, run: Run, step_index: int) -> list[Task]:

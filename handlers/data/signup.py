@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from bot.context import Context
-from handlers.data import StepHook, register
+from handlers.data import StepHook
 from handlers.data.office import parts, tell_office
 from handlers.data.step_form import TASK, submit, task_question
 from handlers.forms import Form, Invalid, Question, register_form, start_form
@@ -54,7 +54,6 @@ FORM = register_form(Form(
 ))
 
 
-@register(NAME)
 class ExamSignupCount(StepHook):
     async def on_complete(self, engine, s, run, step) -> None:
         found = await parts(s, run, engine.steps(run).index(step), office=True)

@@ -10,7 +10,7 @@ gets them merged, with a 系部 column, behind a signed download link.
 """
 from __future__ import annotations
 
-from handlers.data import StepHook, register
+from handlers.data import StepHook
 from handlers.data.office import DEPARTMENT_COLUMN, merge_uploads, tell_office
 from handlers.data.tables import MAX_PROBLEMS, check_table, fmt_number, parse_percent, problem, records
 from handlers.problems import Problem
@@ -39,7 +39,6 @@ class MergedUpload(StepHook):
         await tell_office(engine, s, run, MERGED, file=merged.file, step=step, merged=merged)
 
 
-@register("abnormal_students")
 class AbnormalStudents(MergedUpload):
     KEY = "学号"
     allow_empty_sheet = True  # 本系部无异常学生: the header row alone
@@ -60,13 +59,11 @@ class AbnormalStudents(MergedUpload):
         return problems
 
 
-@register("attendance_sheets")
 class AttendanceSheets(MergedUpload):
     def number_columns(self, step):
         return tuple(c for c in step.columns or [] if c.endswith("课时"))
 
 
-@register("evaluation_completion")
 class EvaluationCompletion(MergedUpload):
     RATE = "完成比率"
 

@@ -9,8 +9,7 @@ reason that goes straight to 教务处.
 """
 from __future__ import annotations
 
-from bot import directory, outbox
-from handlers.data import register
+from bot import directory
 from handlers.data.list_check import ListCheck
 from handlers.data.office import step_tasks
 from handlers.data.tables import fmt_number, parse_number
@@ -29,7 +28,6 @@ def _total(lines: list[dict]) -> str:
     return fmt_number(sum(parse_number(r.get("课时", "")) or 0 for r in lines))
 
 
-@register("workload_check")
 class WorkloadCheck(ListCheck):
     data_key = "workload"
     columns = ("工号", "姓名", "课程", "班级", "课时")
@@ -71,6 +69,5 @@ class WorkloadCheck(ListCheck):
                 by_teacher.setdefault(r[USERID], []).append(r)
         for userid, lines in by_teacher.items():
             if len(lines) > SHOWN:
-                msg = engine.core.renderer.text_message("data/workload_lines.j2", run=run, lines=lines,
-                                                        total=_total(lines))
-                await outbox.enqueue(s, engine.core.default_platform, [userid], msg)
+                await engine.notifier.text(s, [userid], "data/workload_lines.j2",
+                                           dict(run=run, lines=lines, total=_total(lines)))

@@ -1,0 +1,362 @@
+"""The workflow engine: walks a spec's steps, creates each person's task,
+applies decisions by compare-and-set, and moves on when a step's join is met.
+
+Every change happens in the caller's transaction. What people must be told goes
+to the :class:`~workflow.notify.Notifier` the runtime gave it, which writes the
+outbox rows in that same transaction, so a decision and its messages commit or
+vanish together. The engine imports only ``models`` and ``workflow``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import AuditEntry, Person, Run, Task
+from workflow import authority, reading
+from workflow.assign import Assignment, resolve
+from workflow.hooks import HookRegistry, StepHook
+from workflow.notify import Notifier
+from workflow.people import names, people_with_role, teaching_departments
+from workflow.reading import CLOSED
+from workflow.spec import Step, WorkflowSpec
+
+# For each task kind, the actions its card offers and the status each leads to.
+ACTIONS = {
+    "approve": {"approve": "done", "reject": "rejected"},
+    "confirm": {"confirm": "done", "dispute": "done"},
+    "task": {"done": "done"},
+    "upload": {"done": "done"},
+    "form": {"done": "done"},
+    "notice": {},
+}
+
+Outcome = Literal["ok", "stale", "forbidden", "missing", "own_request", "bad_action"]
+Specs = Mapping[str, WorkflowSpec]
+
+__all__ = ["ACTIONS", "CLOSED", "Assignment", "Decision", "Engine", "EngineError", "Outcome"]
+
+
+@dataclass
+class Decision:
+    outcome: Outcome
+    task: Task | None = None
+    run: Run | None = None
+
+
+class EngineError(Exception):
+    """A request the engine refuses; ``template`` explains it to the person."""
+
+    def __init__(self, template: str, **values):
+        super().__init__(template)
+        self.template = template
+        self.values = values
+
+
+class Engine:
+    """One per app. ``specs`` may be a mapping or a callable returning the current one."""
+
+    def __init__(self, *, specs: Specs | Callable[[], Specs], clock: Callable[[], datetime],
+                 notifier: Notifier, hooks: HookRegistry | None = None):
+        self._specs = specs if callable(specs) else (lambda: specs)
+        self.clock = clock
+        self.notifier = notifier
+        self.hooks = hooks if hooks is not None else HookRegistry()
+
+    # ----- lookups -------------------------------------------------------------
+    @property
+    def specs(self) -> Specs:
+        return self._specs()
+
+    def spec(self, run: Run) -> WorkflowSpec:
+        return self.specs[run.code]
+
+    def steps(self, run: Run) -> list[Step]:
+        return self.spec(run).flow(run.flow_id).steps
+
+    def current_step(self, run: Run) -> Step | None:
+        steps = self.steps(run)
+        return steps[run.step_index] if run.step_index < len(steps) else None
+
+    def hook(self, step: Step) -> StepHook | None:
+        return self.hooks.get(step.handler)
+
+    def may_start(self, person: Person, spec: WorkflowSpec) -> bool:
+        return person.has_role(*spec.starters)
+
+    own_request = staticmethod(authority.own_request)
+
+    async def resolve(self, s: AsyncSession, run: Run, step: Step) -> list[Assignment]:
+        """Who does ``step`` of ``run`` (see workflow/assign.py)."""
+        return await resolve(s, run, step)
+
+    # ----- starting --------------------------------------------------------------
+    async def start_run(self, s: AsyncSession, spec: WorkflowSpec, starter: Person, *,
+                        flow_id: str | None = None, data: dict | None = None,
+                        departments: list[str] | None = None, title: str | None = None) -> Run:
+        if not self.may_start(starter, spec):
+            raise EngineError("errors/cannot_start.j2", spec=spec)
+        flow = spec.flow(flow_id) if flow_id else spec.all_flows()[0]
+        data = dict(data or {})
+        run = Run(
+            code=spec.code, flow_id=flow.id,
+            title=title or (spec.name if flow.id == "main" else f"{spec.name}（{flow.name}）"),
+            started_by=starter.userid,
+            owner_userid=starter.userid if starter.has_role(spec.owner) else "", owner_role=spec.owner,
+            subject_department=data.pop("subject_department", "") or "",
+            departments=departments or await teaching_departments(s),
+            data=data, created_at=self.clock(),
+        )
+        s.add(run)
+        await s.flush()
+        run.record_no = f"{spec.code}-{run.created_at:%Y}-{run.id:04d}"
+        await self.audit(s, run, None, starter.userid, "start", run.title)
+        await self._activate(s, run, 0)
+        return run
+
+    # ----- moving through steps --------------------------------------------------
+    async def _activate(self, s: AsyncSession, run: Run, index: int) -> None:
+        """Open step ``index``; a step nobody can do, or a notice, lets the run go on at once."""
+        steps = self.steps(run)
+        while index < len(steps):
+            run.step_index = index
+            step = steps[index]
+            assignments = await self.resolve(s, run, step)
+            if not assignments:
+                await self.audit(s, run, None, "system", "no_assignee", step.title)
+                await self._tell_owner(s, run, "run/no_assignee.j2", step=step)
+                index += 1
+                continue
+            tasks = await self._create_tasks(s, run, index, step, assignments)
+            hook = self.hook(step)
+            if hook is not None:
+                await hook.on_activate(self, s, run, step, tasks)
+            if step.kind == "notice":
+                await self._send_notice(s, run, step, tasks)
+                await self._tell_starter(s, run, "run/step_done_starter.j2", step=step)
+                index += 1
+                continue
+            for t in tasks:
+                await self.send_task_card(s, run, step, t)
+            if index > 0:
+                await self._tell_starter(s, run, "run/step_waiting_starter.j2", step=step,
+                                         assignees=await names(s, [t.assignee for t in tasks]))
+            return
+        await self._finish(s, run, "done")
+
+    async def _create_tasks(self, s: AsyncSession, run: Run, index: int, step: Step,
+                            assignments: list[Assignment]) -> list[Task]:
+        now = self.clock()
+        due = now + timedelta(days=step.deadline_days) if step.deadline_days is not None else None
+        tasks = [Task(run_id=run.id, step_index=index, step_id=step.id, kind=step.kind, group=a.group,
+                      department=a.department, assignee=a.userid, due_at=due, created_at=now,
+                      status="done" if step.kind == "notice" else "open")
+                 for a in assignments]
+        s.add_all(tasks)
+        await s.flush()
+        return tasks
+
+    async def _send_notice(self, s: AsyncSession, run: Run, step: Step, tasks: list[Task]) -> None:
+        template = step.templates.get("notice", "task/notice.yaml.j2")
+        values = await self._card_values(s, run, step, None)
+        await self.notifier.card(s, [t.assignee for t in tasks], template, values, run=run)
+
+    async def send_task_card(self, s: AsyncSession, run: Run, step: Step, task: Task, *, reminder: bool = False) -> None:
+        template = step.templates.get("card", f"task/{step.kind}.yaml.j2")
+        values = await self._card_values(s, run, step, task)
+        await self.notifier.card(s, [task.assignee], template, {**values, "reminder": reminder}, run=run, task=task)
+
+    async def _card_values(self, s: AsyncSession, run: Run, step: Step, task: Task | None) -> dict:
+        values = dict(run=run, spec=self.spec(run), step=step, task=task, starter=await s.get(Person, run.started_by),
+                      history=await self.approvals(s, run), summary=run.data.get("summary", []))
+        hook = self.hook(step)
+        if hook is not None and task is not None:
+            values.update(await hook.card_values(self, s, run, step, task))
+        return values
+
+    async def _step_complete(self, s: AsyncSession, run: Run, index: int, step: Step) -> bool:
+        """The join: every group (or, for ``join: any``, one group) has a closed task."""
+        tasks = (await s.execute(select(Task).where(Task.run_id == run.id, Task.step_index == index))).scalars().all()
+        groups: dict[str, bool] = {}
+        for t in tasks:
+            if t.status == "cancelled":
+                continue
+            groups[t.group] = groups.get(t.group, False) or t.status in CLOSED
+        if not groups:
+            return True
+        return any(groups.values()) if step.join == "any" else all(groups.values())
+
+    async def _after_progress(self, s: AsyncSession, run: Run, task: Task) -> None:
+        step = self.steps(run)[task.step_index]
+        # Others in the same group (another secretary of that 系部) need not act any more.
+        await s.execute(update(Task).where(Task.run_id == run.id, Task.step_index == task.step_index,
+                                           Task.group == task.group, Task.status == "open")
+                        .values(status="superseded"))
+        if step.join == "any":
+            await s.execute(update(Task).where(Task.run_id == run.id, Task.step_index == task.step_index,
+                                               Task.status == "open").values(status="superseded"))
+        if await self._step_complete(s, run, task.step_index, step):
+            hook = self.hook(step)
+            if hook is not None:
+                await hook.on_complete(self, s, run, step)
+            await self._tell_starter(s, run, "run/step_done_starter.j2", step=step)
+            await self._activate(s, run, task.step_index + 1)
+
+    async def _finish(self, s: AsyncSession, run: Run, status: str, reason: str = "") -> None:
+        run.status = status
+        run.finished_at = self.clock()
+        await s.execute(update(Task).where(Task.run_id == run.id, Task.status == "open").values(status="cancelled"))
+        await self.audit(s, run, None, "system", status, reason)
+        if status == "done":
+            targets = sorted({run.started_by, run.owner_userid} - {""})
+            await self.notifier.text(s, targets, "run/done.j2", dict(run=run, spec=self.spec(run)))
+
+    # ----- decisions -------------------------------------------------------------
+    async def check(self, s: AsyncSession, task_id: int, actor: Person, action: str) -> Decision:
+        """May ``actor`` take ``action`` on the task now? Re-checked on every decision."""
+        task = await s.get(Task, task_id)
+        if task is None:
+            return Decision("missing")
+        run = await s.get(Run, task.run_id)
+        if run.code not in self.specs:  # a 通知 has its own buttons
+            return Decision("missing")
+        if action not in ACTIONS.get(task.kind, {}):
+            return Decision("bad_action", task, run)
+        if task.assignee != actor.userid:
+            return Decision("forbidden", task, run)
+        if task.kind == "approve" and self.own_request(run, actor.userid):
+            return Decision("own_request", task, run)
+        if run.status != "open" or task.status != "open":
+            return Decision("stale", task, run)
+        return Decision("ok", task, run)
+
+    async def act(self, s: AsyncSession, task_id: int, actor: Person, action: str,
+                  result: dict | None = None) -> Decision:
+        """Apply a decision by compare-and-set: a double tap or a stale card gets ``stale``."""
+        decision = await self.check(s, task_id, actor, action)
+        if decision.outcome != "ok":
+            return decision
+        task, run = decision.task, decision.run
+        new_status = ACTIONS[task.kind][action]
+        payload = {**(result or {}), "action": action}
+        res = await s.execute(
+            update(Task).where(Task.id == task.id, Task.status == "open")
+            .values(status=new_status, acted_by=actor.userid, acted_at=self.clock(), result=payload)
+            .execution_options(synchronize_session=False)
+        )
+        if res.rowcount != 1:  # someone (or a double tap) got there first
+            return Decision("stale", task, run)
+        await s.refresh(task)
+        await self.audit(s, run, task, actor.userid, action, payload.get("reason", ""))
+        step = self.steps(run)[task.step_index]
+        if new_status == "rejected":
+            await self._finish(s, run, "rejected", payload.get("reason", ""))
+            await self._tell_starter(s, run, "run/rejected_starter.j2", step=step, actor=actor,
+                                     reason=payload.get("reason", ""), force=True)
+            return Decision("ok", task, run)
+        hook = self.hook(step)
+        if hook is not None:
+            await hook.on_task_done(self, s, run, step, task)
+        await self._after_progress(s, run, task)
+        return Decision("ok", task, run)
+
+    async def withdraw(self, s: AsyncSession, run: Run, actor: Person) -> str:
+        """撤回 by the starter while the run is still open: ``ok``, ``forbidden`` or ``stale``."""
+        if run.started_by != actor.userid:
+            return "forbidden"
+        if run.status != "open":
+            return "stale"
+        waiting = (await s.execute(select(Task.assignee).where(Task.run_id == run.id, Task.status == "open")
+                                   .order_by(Task.id))).scalars().all()
+        res = await s.execute(update(Run).where(Run.id == run.id, Run.status == "open")
+                              .values(status="cancelled", finished_at=self.clock())
+                              .execution_options(synchronize_session=False))
+        if res.rowcount != 1:
+            return "stale"
+        await s.refresh(run)
+        await s.execute(update(Task).where(Task.run_id == run.id, Task.status == "open").values(status="cancelled"))
+        await self.audit(s, run, None, actor.userid, "withdraw", "")
+        if waiting:
+            await self.notifier.text(s, list(dict.fromkeys(waiting)), "run/withdrawn_assignee.j2",
+                                     dict(run=run, starter=actor))
+        return "ok"
+
+    async def remind(self, s: AsyncSession, run: Run, actor: Person | None = None) -> list[Task]:
+        """催办: send the card again to everyone still open on the current step."""
+        open_tasks = (await s.execute(select(Task).where(Task.run_id == run.id, Task.status == "open")
+                                      .order_by(Task.id))).scalars().all()
+        steps = self.steps(run)
+        for t in open_tasks:
+            await self.send_task_card(s, run, steps[t.step_index], t, reminder=True)
+        await self.audit(s, run, None, actor.userid if actor else "system", "remind", str(len(open_tasks)))
+        return list(open_tasks)
+
+    async def skip_step(self, s: AsyncSession, run: Run, actor: Person, reason: str) -> Step | None:
+        """跳过 the current step: the owner's call, never an approval's (raises EngineError)."""
+        step = self.current_step(run)
+        await self._enforce(s, authority.may_skip(run, step, actor))
+        if step is None or run.status != "open":
+            return None
+        await s.execute(update(Task).where(Task.run_id == run.id, Task.step_index == run.step_index,
+                                           Task.status == "open").values(status="skipped", acted_by=actor.userid))
+        await self.audit(s, run, None, actor.userid, "skip", f"{step.title}：{reason}")
+        hook = self.hook(step)
+        if hook is not None:  # a skipped step is over too: 教务处 still gets what came in
+            await hook.on_complete(self, s, run, step)
+        await self._activate(s, run, run.step_index + 1)
+        return step
+
+    async def reassign(self, s: AsyncSession, task: Task, new: Person, actor: Person, reason: str) -> bool:
+        """转派, if ``authority.may_reassign`` allows it (else EngineError): the task changes hands
+        by compare-and-set; the old assignee is told, the new one gets a note and the card."""
+        run = await s.get(Run, task.run_id)
+        step = self.steps(run)[task.step_index]
+        await self._enforce(s, authority.may_reassign(run, step, task, actor, new))
+        old_userid = task.assignee
+        res = await s.execute(update(Task).where(Task.id == task.id, Task.status == "open",
+                                                 Task.assignee == old_userid)
+                              .values(assignee=new.userid).execution_options(synchronize_session=False))
+        if res.rowcount != 1:
+            return False
+        await s.refresh(task)
+        await self.audit(s, run, task, actor.userid, "reassign", f"{old_userid} → {new.name}：{reason}")
+        values = dict(run=run, step=step, task=task, actor=actor, old=await s.get(Person, old_userid),
+                      new=new, reason=reason)
+        await self.notifier.text(s, [old_userid], "run/reassigned_old.j2", values)
+        await self.notifier.text(s, [new.userid], "run/reassigned_new.j2", values)
+        await self.send_task_card(s, run, step, task)
+        return True
+
+    # ----- reading ----------------------------------------------------------------
+    async def approvals(self, s: AsyncSession, run: Run) -> list[dict]:
+        return await reading.approvals(s, run, self.steps(run))
+
+    async def progress(self, s: AsyncSession, run: Run) -> list[dict]:
+        return await reading.progress(s, run, self.steps(run), self.clock())
+
+    async def open_tasks(self, s: AsyncSession, userid: str) -> list[tuple[Task, Run]]:
+        return await reading.open_tasks(s, userid)
+
+    # ----- small helpers ------------------------------------------------------------
+    @staticmethod
+    async def _enforce(s: AsyncSession, refusal: authority.Refusal | None) -> None:
+        if refusal is not None:
+            raise EngineError(refusal.template, **await authority.explain(s, refusal))
+
+    async def audit(self, s: AsyncSession, run: Run | None, task: Task | None, actor: str, action: str, detail: str) -> None:
+        s.add(AuditEntry(run_id=run.id if run else None, task_id=task.id if task else None, actor=actor,
+                         action=action, detail=detail, at=self.clock()))
+
+    async def _tell_starter(self, s: AsyncSession, run: Run, template: str, force: bool = False, **values) -> None:
+        """The starter hears of each step only where the spec says ``notify_starter`` (or ``force``)."""
+        if not (force or self.spec(run).notify_starter):
+            return
+        await self.notifier.text(s, [run.started_by], template, dict(run=run, spec=self.spec(run), **values))
+
+    async def _tell_owner(self, s: AsyncSession, run: Run, template: str, **values) -> None:
+        targets = [run.owner_userid] if run.owner_userid else [p.userid for p in await people_with_role(s, "教务处")]
+        await self.notifier.text(s, targets, template, dict(run=run, spec=self.spec(run), **values))

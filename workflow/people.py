@@ -1,0 +1,34 @@
+"""The directory queries the engine needs: people by role and 系部, and their names.
+
+They read ``models.Person`` only, so the engine finds who does a step without the
+runtime; ``bot/directory.py`` (import, lookup by name) re-exports them.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import GENERAL_DEPARTMENT, OFFICE_DEPARTMENT, Person
+
+
+async def people_with_role(s: AsyncSession, role: str, department: str | None = None) -> list[Person]:
+    q = select(Person).where(Person.roles_text.contains(role)).order_by(Person.userid)
+    if department is not None:
+        q = q.where(Person.department == department)
+    return [p for p in (await s.execute(q)).scalars() if role in p.roles]
+
+
+async def teaching_departments(s: AsyncSession) -> list[str]:
+    """The 系部 a 系部 step fans out to: every department but 教务处 and 通识教育部."""
+    names = (await s.execute(select(Person.department).distinct())).scalars().all()
+    return sorted(d for d in names if d and d not in (OFFICE_DEPARTMENT, GENERAL_DEPARTMENT))
+
+
+async def names(s: AsyncSession, userids: Iterable[str]) -> dict[str, str]:
+    ids = list(set(userids))
+    if not ids:
+        return {}
+    rows = (await s.execute(select(Person.userid, Person.name).where(Person.userid.in_(ids)))).all()
+    return {u: n for u, n in rows}
