@@ -61,7 +61,7 @@ async def main(users: int, messages: int, broadcast: int, db_url: str | None) ->
     replies = len(fake.deliveries)
 
     async with core.db.session() as s:
-        await outbox.enqueue(s, "wecom", ids[:broadcast], OutboundMessage(kind="text", text="期末考试安排已发布"))
+        await outbox.enqueue(s, ids[:broadcast], OutboundMessage(kind="text", text="期末考试安排已发布"))
     t1 = time.perf_counter()
     await core.drainer.drain_until_idle()
     t_broadcast = time.perf_counter() - t1

@@ -203,15 +203,15 @@ class Engine:
         msg = self.core.renderer.card_message(template, **values)
         if users and card(users[0]) != msg:  # it carries a record link, which names its person: one card each
             for userid in users:
-                await outbox.enqueue(s, self.core.default_platform, [userid], card(userid))
+                await outbox.enqueue(s, [userid], card(userid))
             return
-        await outbox.enqueue(s, self.core.default_platform, users, msg)
+        await outbox.enqueue(s, users, msg)
 
     async def send_task_card(self, s: AsyncSession, run: Run, step: Step, task: Task, *, reminder: bool = False) -> None:
         template = step.templates.get("card", f"task/{step.kind}.yaml.j2")
         values = await self._card_values(s, run, step, task)
         msg = self.core.renderer.card_message(template, reminder=reminder, **values)
-        await outbox.enqueue(s, self.core.default_platform, [task.assignee], msg)
+        await outbox.enqueue(s, [task.assignee], msg)
 
     async def _card_values(self, s: AsyncSession, run: Run, step: Step, task: Task | None) -> dict:
         starter = await s.get(Person, run.started_by)
@@ -276,7 +276,7 @@ class Engine:
             spec = self.spec(run)
             targets = {run.started_by, run.owner_userid} - {""}
             msg = self.core.renderer.text_message("run/done.j2", run=run, spec=spec)
-            await outbox.enqueue(s, self.core.default_platform, targets, msg)
+            await outbox.enqueue(s, targets, msg)
 
     # ----- decisions -------------------------------------------------------------
     async def check(self, s: AsyncSession, task_id: int, actor: Person, action: str) -> Decision:
@@ -347,7 +347,7 @@ class Engine:
         await self.audit(s, run, None, actor.userid, "withdraw", "")
         if waiting:
             msg = self.core.renderer.text_message("run/withdrawn_assignee.j2", run=run, starter=actor)
-            await outbox.enqueue(s, self.core.default_platform, waiting, msg)
+            await outbox.enqueue(s, waiting, msg)
         return "ok"
 
     async def remind(self, s: AsyncSession, run: Run, actor: Person | None = None) -> list[Task]:
@@ -393,9 +393,8 @@ class Engine:
         await self.audit(s, run, task, actor.userid, "reassign", f"{old_userid} → {new.name}：{reason}")
         old = await s.get(Person, old_userid)
         values = dict(run=run, step=step, task=task, actor=actor, old=old, new=new, reason=reason)
-        platform = self.core.default_platform
-        await outbox.enqueue(s, platform, [old_userid], self.core.renderer.text_message("run/reassigned_old.j2", **values))
-        await outbox.enqueue(s, platform, [new.userid], self.core.renderer.text_message("run/reassigned_new.j2", **values))
+        await outbox.enqueue(s, [old_userid], self.core.renderer.text_message("run/reassigned_old.j2", **values))
+        await outbox.enqueue(s, [new.userid], self.core.renderer.text_message("run/reassigned_new.j2", **values))
         await self.send_task_card(s, run, step, task)
         return True
 
@@ -463,13 +462,13 @@ class Engine:
         if not (force or self.spec(run).notify_starter):
             return
         msg = self.core.renderer.text_message(template, run=run, spec=self.spec(run), **values)
-        await outbox.enqueue(s, self.core.default_platform, [run.started_by], msg)
+        await outbox.enqueue(s, [run.started_by], msg)
 
     async def _tell_owner(self, s: AsyncSession, run: Run, template: str, **values) -> None:
         targets = [run.owner_userid] if run.owner_userid else [p.userid for p in await directory.people_with_role(s, "教务处")]
         msg = self.core.renderer.text_message(template, run=run, spec=self.spec(run), **values)
-        await outbox.enqueue(s, self.core.default_platform, targets, msg)
+        await outbox.enqueue(s, targets, msg)
 
-    def card_update(self, task_card_id: str, response_code: str, action: str) -> OutboundMessage:
-        return OutboundMessage(kind="card_update", card_task_id=task_card_id, response_code=response_code,
+    def card_update(self, reply_ref: str, action: str) -> OutboundMessage:
+        return OutboundMessage(kind="card_update", reply_ref=reply_ref,
                                replace_name=self.core.renderer.text("task/replace_name.j2", action=action))

@@ -94,6 +94,10 @@ class OutboxRecipient(Base):
     worker: Mapped[str] = mapped_column(String(64), default="")  # the process holding the claim
     # Fixed on the first claim: a resend goes to exactly the same people in the same order.
     batch: Mapped[str] = mapped_column(String(64), default="", index=True)
+    # The platform this recipient is sent through, fixed with the batch (a batch is one platform's);
+    # "" until then. ``account_id`` is set only for an answer to an account that is nobody (a stranger).
+    platform: Mapped[str] = mapped_column(String(16), default="")
+    account_id: Mapped[str] = mapped_column(String(64), default="")
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     error: Mapped[str] = mapped_column(Text, default="")

@@ -39,12 +39,12 @@ async def tell_office(engine: "Engine", s: AsyncSession, run: Run, template: str
     spec = engine.spec(run)
     if file is None:
         msg = engine.core.renderer.text_message(template, run=run, spec=spec, url="", **values)
-        await outbox.enqueue(s, engine.core.default_platform, targets, msg)
+        await outbox.enqueue(s, targets, msg)
         return
     for userid in targets:
         url = download_url(engine.core.settings, file.id, userid)
         msg = engine.core.renderer.text_message(template, run=run, spec=spec, url=url, **values)
-        await outbox.enqueue(s, engine.core.default_platform, [userid], msg)
+        await outbox.enqueue(s, [userid], msg)
 
 
 async def step_tasks(s: AsyncSession, run: Run, step_index: int) -> list[Task]:

@@ -73,4 +73,4 @@ class WorkloadCheck(ListCheck):
             if len(lines) > SHOWN:
                 msg = engine.core.renderer.text_message("data/workload_lines.j2", run=run, lines=lines,
                                                         total=_total(lines))
-                await outbox.enqueue(s, engine.core.default_platform, [userid], msg)
+                await outbox.enqueue(s, [userid], msg)
