@@ -2,12 +2,12 @@
 from models.base import Base, utcnow
 from models.directory import GENERAL_DEPARTMENT, OFFICE_DEPARTMENT, ROLES, Person, PersonAccount, SchoolClass
 from models.messaging import (
-    Conversation, DevchatMessage, Inbound, OutboxMessage, OutboxRecipient, UserLease, Worker,
+    Conversation, Inbound, OutboxMessage, OutboxRecipient, UserLease, Worker,
 )
 from models.workflow import AuditEntry, Reminder, Run, StoredFile, Task
 
 __all__ = [
     "Base", "utcnow", "Person", "PersonAccount", "SchoolClass", "ROLES", "OFFICE_DEPARTMENT", "GENERAL_DEPARTMENT",
-    "Conversation", "DevchatMessage", "Inbound", "OutboxMessage", "OutboxRecipient", "UserLease", "Worker",
+    "Conversation", "Inbound", "OutboxMessage", "OutboxRecipient", "UserLease", "Worker",
     "AuditEntry", "Reminder", "Run", "StoredFile", "Task",
 ]

@@ -104,17 +104,3 @@ class OutboxRecipient(Base):
 
     __table_args__ = (Index("ix_outbox_recipients_due", "status", "next_attempt_at"),)
 
-
-class DevchatMessage(Base):
-    """What the local chat shows: the devchat platform's 'phone'."""
-
-    __tablename__ = "devchat_messages"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    userid: Mapped[str] = mapped_column(String(64), index=True)
-    direction: Mapped[str] = mapped_column(String(8))  # in | out
-    ref: Mapped[str] = mapped_column(String(255), unique=True)  # "out:<recipient id>" or "in:<dedup key>": idempotent writes
-    message: Mapped[dict] = mapped_column(JSON)
-    card_task_id: Mapped[str] = mapped_column(String(128), default="", index=True)
-    replaced: Mapped[str] = mapped_column(String(32), default="")  # greyed-out button text
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

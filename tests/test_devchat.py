@@ -15,7 +15,8 @@ from bot.app import CORE, create_app
 from bot.config import Settings
 from bot.outbound import Button, Card, OutboundMessage
 from bot.platforms.devchat import DevchatSender
-from models import DevchatMessage, Inbound, Person
+from bot.platforms.devchat.models import DevchatMessage
+from models import Inbound, Person
 
 TEACHER = "sunlt"  # 孙丽婷, 机电工程系 任课教师
 HEAD = "chenzr"  # 陈志荣, 机电工程系 系部主任

@@ -16,7 +16,8 @@ from bot.outbound import Button, Card, OutboundMessage
 from bot.platforms import devchat, wecom
 from bot.platforms.base import Capabilities, HttpSessions, Platform, PlatformSender
 from bot.seed import seed_demo
-from models import DevchatMessage, Inbound, OutboxMessage, OutboxRecipient, PersonAccount
+from bot.platforms.devchat.models import DevchatMessage
+from models import Inbound, OutboxMessage, OutboxRecipient, PersonAccount
 from tests.fakewecom import UPDATE_CARD
 from tests.harness import WeComHarness
 

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.events import Attachment, Event
 from bot.outbound import button_style
 from bot.render import CN_TZ
-from models import DevchatMessage
+from bot.platforms.devchat.models import DevchatMessage
 
 if TYPE_CHECKING:
     from bot.core import BotCore

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.db import Database
 from bot.outbound import OutboundMessage
 from bot.platforms.base import PermanentSendError, SendResult
-from models import DevchatMessage
+from bot.platforms.devchat.models import DevchatMessage
 
 log = logging.getLogger(__name__)
 
