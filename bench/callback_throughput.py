@@ -29,7 +29,7 @@ async def main(users: int, messages: int, broadcast: int, db_url: str | None) ->
     from bot.app import CORE, create_app
     from bot.config import Settings
     from bot.outbound import OutboundMessage
-    from models import Person
+    from models import Person, PersonAccount
     from tests.fakewecom import FakeWeCom
     from tests.wecom_helpers import AES_KEY, AGENT_ID, CORP_ID, TOKEN, signed_post, text_xml
 
@@ -48,6 +48,8 @@ async def main(users: int, messages: int, broadcast: int, db_url: str | None) ->
     async with core.db.session() as s:
         s.add_all(Person(userid=u, name=f"教师{i}", department=f"系部{i % 3}", roles_text="任课教师")
                   for i, u in enumerate(ids))
+        await s.flush()
+        s.add_all(PersonAccount(platform="wecom", account_id=u, userid=u) for u in ids)  # they are on WeCom
 
     bodies = [signed_post(text_xml(ids[u], "帮助", 1_000_000 + u * messages + m))
               for m in range(messages) for u in range(users)]
@@ -61,7 +63,7 @@ async def main(users: int, messages: int, broadcast: int, db_url: str | None) ->
     replies = len(fake.deliveries)
 
     async with core.db.session() as s:
-        await outbox.enqueue(s, "wecom", ids[:broadcast], OutboundMessage(kind="text", text="期末考试安排已发布"))
+        await outbox.enqueue(s, ids[:broadcast], OutboundMessage(kind="text", text="期末考试安排已发布"))
     t1 = time.perf_counter()
     await core.drainer.drain_until_idle()
     t_broadcast = time.perf_counter() - t1

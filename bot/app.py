@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from bot import file_pages, pages
@@ -12,26 +12,25 @@ from bot.composition import build_dispatcher, build_hooks
 from bot.config import ConfigError, Settings, demo_secret_key
 from bot.core import BotCore
 from bot.db import Database
-from bot.page_access import message as page_message
-from bot.platforms.base import PlatformSender
-from bot.platforms.devchat import DevchatSender, setup_devchat_routes
-from bot.platforms.wecom import WeComClient, WeComSender, make_media_fetcher, setup_wecom_routes
-from bot.platforms.wecom.oauth import setup_oauth_routes, userid_for_code
+from bot.platforms import devchat, wecom
+from bot.platforms.base import HttpSessions, Platform, PlatformModule, PlatformSender
 
 log = logging.getLogger(__name__)
 
 CORE = web.AppKey("core", BotCore)
-WECOM_CLIENT = web.AppKey("wecom_client", object)
-WECOM_SENDER = web.AppKey("wecom_sender", object)
+PLATFORMS_KEY = web.AppKey("platforms", list)
 Mode = Literal["serve", "demo"]
 # Bodies read whole (JSON, forms, the WeCom callback's own smaller limit) stay small; uploads
 # stream through multipart with their own limit (handlers.files.MAX_BYTES), never this one.
 CLIENT_MAX_SIZE = 1 << 20
+# Every platform the app knows, in mount order (also the outbox's tie-break for a person with
+# accounts on several, see bot/accounts.py). A new platform is one folder plus a line here.
+PLATFORMS: tuple[PlatformModule, ...] = (devchat, wecom)
 
 
 def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[str, PlatformSender] | None = None,
                clock=None, start_workers: bool = True) -> web.Application:
-    """``serve`` talks to WeCom; ``demo`` runs the local chat (and WeCom too when configured).
+    """Mounts every platform whose settings are complete: WeCom when configured, the local chat in ``demo``.
 
     ``serve`` needs ``CAMPUSBOT_SECRET_KEY``; the demo keeps a random one in its data folder."""
     if not settings.secret_key:
@@ -39,58 +38,37 @@ def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[
             raise ConfigError("CAMPUSBOT_SECRET_KEY is not set (required by 'campusbot serve')")
         settings = settings.model_copy(update={"secret_key": demo_secret_key(settings.data_dir)})
     db = Database(settings.database_url)
+    # The drainer keeps this dict: the platforms built below fill it in mount order.
     senders: dict[str, PlatformSender] = dict(extra_senders or {})
-    wecom_on = settings.wecom_configured
-    if mode == "demo":
-        senders.setdefault("devchat", DevchatSender(db))
     kwargs = {"clock": clock} if clock else {}
-    default = "devchat" if mode == "demo" else "wecom"
+    core = BotCore(settings, db, senders=senders, dispatcher=build_dispatcher(), hooks=build_hooks(), **kwargs)
     app = web.Application(client_max_size=CLIENT_MAX_SIZE)
-    http: dict[str, ClientSession] = {}
-
-    if wecom_on:
-        class _LazySender:
-            """Created before the event loop runs; the HTTP session exists only from startup on."""
-
-            name = "wecom"
-            max_batch = 1000
-
-            async def send(self, userids, message, *, dedup, ref=""):
-                return await app[WECOM_SENDER].send(userids, message, dedup=dedup, ref=ref)
-
-        senders.setdefault("wecom", _LazySender())
-
-    core = BotCore(settings, db, default_platform=default, senders=senders, dispatcher=build_dispatcher(),
-                   hooks=build_hooks(), **kwargs)
     app[CORE] = core
+    http = HttpSessions()
+    platforms: list[Platform] = [module.platform(settings, http, core)
+                                 for module in PLATFORMS if module.configured(settings, mode)]
+    app[PLATFORMS_KEY] = platforms
+    core.platforms.extend(platforms)
+    for platform in platforms:
+        senders.setdefault(platform.name, platform.sender)
+        platform.routes(app)
 
     async def on_startup(app: web.Application) -> None:
         await db.upgrade()
-        if wecom_on:
-            http["wecom"] = ClientSession(timeout=ClientTimeout(total=30))
-            client = WeComClient(settings, http["wecom"], backoff_base=settings.wecom_retry_base)
-            app[WECOM_CLIENT] = client
-            app[WECOM_SENDER] = WeComSender(client)
+        for platform in platforms:
+            await platform.start()
         if start_workers:
             await core.start()
 
     async def on_cleanup(app: web.Application) -> None:
         await core.stop()
-        for session in http.values():
-            await session.close()
+        for platform in platforms:
+            await platform.stop()
+        await http.close()
         await db.dispose()
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
-
-    if wecom_on:
-        async def fetch_media(media_id: str):
-            return await make_media_fetcher(app[WECOM_CLIENT], settings.data_dir / "files")(media_id)
-
-        setup_wecom_routes(app, settings, core.accept, fetch_media)
-        _setup_oauth(app, core, http)
-    if mode == "demo":
-        setup_devchat_routes(app, core)
     pages.setup_routes(app, core)
     file_pages.setup_file_routes(app, core)
     app.router.add_get("/healthz", _health)
@@ -99,17 +77,6 @@ def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[
 
 async def _health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
-
-
-def _setup_oauth(app: web.Application, core: BotCore, http: dict[str, ClientSession]) -> None:
-    """WeCom's return from identifying a page's visitor (see bot/platforms/wecom/oauth.py)."""
-    settings = core.settings
-
-    async def exchange(code: str) -> str | None:
-        return await userid_for_code(app[WECOM_CLIENT], http["wecom"], settings.wecom_api_base, code)
-
-    setup_oauth_routes(app, settings, exchange, lambda name, status: page_message(core, name, status),
-                       secure=settings.public_url.startswith("https://"))
 
 
 class PathOnlyAccessLogger(AbstractAccessLogger):

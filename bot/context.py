@@ -38,19 +38,18 @@ class Context:
         return self.core.renderer
 
     async def reply(self, template: str, **values) -> None:
-        await self.send_to([self.userid], self.render.text_message(template, person=self.person, **values),
-                           platform=self.event.platform)
+        await self.send_to([self.userid], self.render.text_message(template, person=self.person, **values))
 
     async def reply_text(self, text: str) -> None:
         """For text already rendered from a template (e.g. a form macro)."""
-        await self.send_to([self.userid], OutboundMessage(kind="text", text=text), platform=self.event.platform)
+        await self.send_to([self.userid], OutboundMessage(kind="text", text=text))
 
     async def reply_card(self, template: str, **values) -> None:
-        await self.send_to([self.userid], self.render.card_message(template, person=self.person, **values),
-                           platform=self.event.platform)
+        await self.send_to([self.userid], self.render.card_message(template, person=self.person, **values))
 
-    async def send_to(self, userids: Iterable[str], message: OutboundMessage, platform: str | None = None) -> None:
-        oid = await outbox.enqueue(self.session, platform or self.core.default_platform, userids, message)
+    async def send_to(self, userids: Iterable[str], message: OutboundMessage) -> None:
+        """The outbox routes each person to the platform they use (a reply: the one they just wrote from)."""
+        oid = await outbox.enqueue(self.session, userids, message)
         self.sent.append(oid)
 
     # --- conversation state, written in the same transaction as everything else ---

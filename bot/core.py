@@ -17,7 +17,7 @@ from bot.engine import BotEngine
 from bot.events import Event
 from bot.heartbeat import Heartbeat
 from bot.outbox import OutboxDrainer
-from bot.platforms.base import PlatformSender
+from bot.platforms.base import Platform, PlatformSender
 from bot.reminders.service import ReminderService
 from bot.render import Renderer
 from bot.router import Dispatcher
@@ -35,7 +35,6 @@ class BotCore:
         settings: Settings,
         db: Database,
         *,
-        default_platform: str,
         senders: dict[str, PlatformSender],
         specs: dict[str, WorkflowSpec] | None = None,
         renderer: Renderer | None = None,
@@ -45,8 +44,9 @@ class BotCore:
     ):
         self.settings = settings
         self.db = db
-        self.default_platform = default_platform
         self.senders = senders
+        # The mounted platforms (bot/app.py fills it): pages ask them who a visitor is.
+        self.platforms: list[Platform] = []
         self.specs = specs if specs is not None else default_specs()
         self.renderer = renderer or Renderer()
         self.clock = clock
@@ -102,4 +102,4 @@ class BotCore:
     async def report_failure(self, session: AsyncSession, event: Event) -> None:
         if await session.get(Person, event.userid) is None:
             return
-        await outbox.enqueue(session, event.platform, [event.userid], self.renderer.text_message("errors/internal.j2"))
+        await outbox.enqueue(session, [event.userid], self.renderer.text_message("errors/internal.j2"))

@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import accounts
 from models import ROLES, Person, SchoolClass
 from workflow.people import names, people_with_role, teaching_departments
 
@@ -22,6 +23,10 @@ __all__ = ["names", "people_with_role", "teaching_departments", "class_departmen
            "import_rows", "read_rows", "ImportReport", "DirectoryFileError"]
 
 COLUMNS = ("userid", "name", "department", "roles", "classes")
+# Optional columns ``<platform>_userid`` (wecom_userid, dingtalk_userid…) name a person's account on
+# that platform. WeCom's defaults to the userid; the local chat's is always the userid.
+ACCOUNT_SUFFIX = "_userid"
+DEFAULT_ACCOUNT_PLATFORMS = ("wecom", "devchat")
 
 
 async def class_department(s: AsyncSession, class_name: str) -> str | None:
@@ -93,6 +98,8 @@ def read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
 def _validate(row: dict[str, str]) -> str | None:
     if not row.get("userid"):
         return "userid 为空"
+    if row["userid"].startswith(accounts.STRANGER_PREFIX) or len(row["userid"]) > 64:
+        return f"userid 不能以 {accounts.STRANGER_PREFIX} 开头，且不超过 64 个字符"
     if not row.get("name"):
         return "name 为空"
     if not row.get("department"):
@@ -125,6 +132,12 @@ async def import_rows(s: AsyncSession, rows: list[tuple[int, dict[str, str]]],
                 if c in class_owner and class_owner[c][1] != row["userid"]:
                     reason = f"班级 {c} 已由第 {class_owner[c][0]} 行的辅导员负责"
                     break
+        wanted = row_accounts(row)
+        if reason is None:
+            taken = await accounts.account_conflict(s, row["userid"], wanted)
+            if taken:
+                platform, account_id, owner = taken.split(":", 2)
+                reason = f"{platform} 账号 {account_id} 已属于 {owner}"
         if reason:
             report.refused.append((rowno, reason))
             continue
@@ -141,6 +154,8 @@ async def import_rows(s: AsyncSession, rows: list[tuple[int, dict[str, str]]],
             person.name, person.department = row["name"], row["department"]
             person.roles_text, person.classes_text = roles, ";".join(classes)
             report.updated += 1
+        await s.flush()
+        await accounts.set_accounts(s, row["userid"], wanted)
         await s.execute(delete(SchoolClass).where(SchoolClass.counselor_userid == row["userid"]))
         await s.flush()
         for c in classes:
@@ -148,3 +163,12 @@ async def import_rows(s: AsyncSession, rows: list[tuple[int, dict[str, str]]],
             s.add(SchoolClass(name=c, department=row["department"], counselor_userid=row["userid"]))
         await s.flush()
     return report
+
+
+def row_accounts(row: dict[str, str]) -> dict[str, str]:
+    """platform → account id for one directory row: the defaults, then any ``<platform>_userid`` column."""
+    found = {p: row["userid"] for p in DEFAULT_ACCOUNT_PLATFORMS}
+    for column, value in row.items():
+        if column.endswith(ACCOUNT_SUFFIX) and column != "userid" and value.strip():
+            found[column[: -len(ACCOUNT_SUFFIX)]] = value.strip()
+    return found

@@ -33,7 +33,7 @@ class BotEngine(Engine):
     def record_url(self, run: Run, userid: str) -> str:
         return self.notifier.record_url(run, userid)
 
-    def card_update(self, task_card_id: str, response_code: str, action: str) -> OutboundMessage:
+    def card_update(self, reply_ref: str, action: str) -> OutboundMessage:
         """The reply that greys out a tapped card, naming what was done."""
-        return OutboundMessage(kind="card_update", card_task_id=task_card_id, response_code=response_code,
+        return OutboundMessage(kind="card_update", reply_ref=reply_ref,
                                replace_name=self.core.renderer.text("task/replace_name.j2", action=action))

@@ -24,6 +24,10 @@ class Attachment:
 
 @dataclass(frozen=True)
 class Event:
+    """One update. The adapter fills ``account_id`` (the platform's own id for the sender);
+    the inbound store resolves it to our ``userid`` through ``person_accounts`` (an unknown
+    account gets a stranger key that is never a person's userid)."""
+
     platform: str
     userid: str
     kind: EventKind
@@ -31,8 +35,10 @@ class Event:
     dedup_key: str
     text: str = ""
     button_key: str = ""
-    card_task_id: str = ""
-    response_code: str = ""
+    # Opaque: only the platform that made it interprets it (WeCom: the click's ResponseCode;
+    # devchat: the clicked card's id). A card_update answering this update carries it back.
+    reply_ref: str = ""
+    account_id: str = ""
     attachment: Attachment | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
@@ -44,8 +50,8 @@ class Event:
             "dedup_key": self.dedup_key,
             "text": self.text,
             "button_key": self.button_key,
-            "card_task_id": self.card_task_id,
-            "response_code": self.response_code,
+            "reply_ref": self.reply_ref,
+            "account_id": self.account_id,
             "created_at": self.created_at.isoformat(),
             "attachment": None,
         }
@@ -66,8 +72,9 @@ class Event:
             dedup_key=data["dedup_key"],
             text=data.get("text", ""),
             button_key=data.get("button_key", ""),
-            card_task_id=data.get("card_task_id", ""),
-            response_code=data.get("response_code", ""),
+            # Updates stored before the neutral fields: WeCom's ResponseCode, else devchat's card id.
+            reply_ref=data.get("reply_ref") or data.get("response_code") or data.get("card_task_id") or "",
+            account_id=data.get("account_id", data["userid"]),
             attachment=Attachment(**att) if att else None,
             created_at=datetime.fromisoformat(data["created_at"]),
         )

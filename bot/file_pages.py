@@ -151,7 +151,7 @@ async def _record(core: "BotCore", task: Task, run: Run, person: Person, dest: s
         if outcome.accepted:
             step = core.engine.steps(run)[task.step_index]
             msg = core.renderer.text_message("upload/result.j2", outcome=outcome, step=step, run=run, url="")
-            await outbox.enqueue(s, core.default_platform, [person.userid], msg)
+            await outbox.enqueue(s, [person.userid], msg)
     core.after_commit()
     return outcome
 

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bot import accounts
 from bot.events import Event
 from bot.heartbeat import Heartbeat
 from bot.loop import PollingLoop
@@ -43,9 +45,17 @@ class AlreadyDone(Exception):
 
 
 async def store(core: "BotCore", event: Event) -> bool:
-    """Keep the update; False when it was seen before (a platform retry)."""
+    """Keep the update under our userid for its account; False when it was seen before (a platform retry).
+
+    The adapter names the platform's account (``account_id``; an event built with only ``userid``
+    names it there). Mapping it here, in the same transaction, also records that the person last
+    wrote from this platform, which is where the outbox sends them next (``bot.accounts``).
+    """
+    account = event.account_id or event.userid
     try:
         async with core.db.session() as s:
+            userid = await accounts.resolve(s, event.platform, account, core.clock())
+            event = replace(event, userid=userid, account_id=account)
             s.add(Inbound(dedup_key=event.dedup_key, userid=event.userid, payload=event.to_json()))
     except IntegrityError:
         return False

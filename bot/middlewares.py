@@ -29,8 +29,9 @@ async def refuse_strangers(handler: Next, event: Event, data: dict) -> None:
     if await session.get(Conversation, event.userid) is not None:
         return
     session.add(Conversation(userid=event.userid, handler=STRANGER, state="refused", data={}))
-    await outbox.enqueue(session, event.platform, [event.userid],
-                         data["core"].renderer.text_message("errors/stranger.j2"))
+    # Nobody to route by: the answer goes straight back to the account that wrote.
+    await outbox.enqueue_to_account(session, event.platform, event.account_id or event.userid, event.userid,
+                                    data["core"].renderer.text_message("errors/stranger.j2"))
 
 
 async def load_conversation(handler: Next, event: Event, data: dict) -> None:

@@ -27,7 +27,7 @@ class OutboxNotifier:
     async def send(self, s: AsyncSession, userids: Collection[str], message: OutboundMessage) -> None:
         """Queue a rendered message for these people (hooks use it for what they render themselves)."""
         if userids:
-            await outbox.enqueue(s, self.core.default_platform, list(userids), message)
+            await outbox.enqueue(s, list(userids), message)
 
     async def text(self, s: AsyncSession, userids: Collection[str], template: str,
                    values: Mapping[str, Any]) -> None:

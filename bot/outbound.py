@@ -1,7 +1,9 @@
 """Platform-neutral outbound messages, as stored in the outbox.
 
 A message is rendered from a template in ``messages/`` before it becomes an
-outbox row; the platform sender only translates this shape to its wire format.
+outbox row; the platform's sender only translates this shape to its wire format
+(its card renderer maps the semantic button styles). No field here belongs to
+one platform: ``reply_ref`` is opaque and only the platform that made it reads it.
 """
 from __future__ import annotations
 
@@ -9,13 +11,29 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 MessageKind = Literal["text", "markdown", "card", "card_update"]
+ButtonStyle = Literal["primary", "secondary", "danger", "link"]
+BUTTON_STYLES: tuple[str, ...] = ("primary", "secondary", "danger", "link")
+# Outbox rows and cards stored before semantic styles carried WeCom's numbers 1-4.
+_LEGACY_STYLES = {1: "primary", 2: "secondary", 3: "danger", 4: "link"}
+
+
+def button_style(value: object) -> str:
+    """A semantic style from a template or an old stored row; anything unknown is primary."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, int):
+        return _LEGACY_STYLES.get(value, "primary")
+    return value if value in BUTTON_STYLES else "primary"
 
 
 @dataclass
 class Button:
     text: str
     key: str  # carries ids only, e.g. "task:12:approve"
-    style: int = 1  # WeCom styles 1-4; 1 primary, 2 secondary/grey, 3 red, 4 blue
+    style: str = "primary"  # primary | secondary | danger | link; each platform maps it
+
+    def __post_init__(self) -> None:
+        self.style = button_style(self.style)
 
 
 @dataclass
@@ -33,9 +51,10 @@ class OutboundMessage:
     kind: MessageKind
     text: str = ""
     card: Card | None = None
-    # card: unique id of this card (WeCom task_id); card_update: the card to grey out.
-    card_task_id: str = ""
-    response_code: str = ""  # card_update only: the code from the click event
+    # card: this card's id, set by the outbox when sending (the same on every resend of a batch).
+    card_id: str = ""
+    # card_update: the opaque reference of the update being answered (Event.reply_ref).
+    reply_ref: str = ""
     replace_name: str = ""  # card_update only: e.g. 已同意
     # Set by the outbox when sending: >0 when an identical message recently went to one of the
     # recipients, so the platform must make this request differ (see bot.outbox). Never stored.
@@ -48,21 +67,26 @@ class OutboundMessage:
 
     @classmethod
     def from_json(cls, data: dict) -> "OutboundMessage":
+        """Reads rows stored before the neutral fields too (``card_task_id``/``response_code``, styles 1-4)."""
         card = data.get("card")
         if card:
             card = Card(
                 title=card["title"],
                 description=card.get("description", ""),
                 fields=[tuple(f) for f in card.get("fields", [])],
-                buttons=[Button(**b) for b in card.get("buttons", [])],
+                buttons=[Button(text=b["text"], key=b["key"], style=b.get("style", "primary"))
+                         for b in card.get("buttons", [])],
                 url=card.get("url", ""),
                 url_text=card.get("url_text", ""),
             )
+        kind = data["kind"]
+        legacy_card = data.get("card_task_id", "")
+        reply_ref = data.get("reply_ref") or data.get("response_code") or (legacy_card if kind == "card_update" else "")
         return cls(
-            kind=data["kind"],
+            kind=kind,
             text=data.get("text", ""),
             card=card,
-            card_task_id=data.get("card_task_id", ""),
-            response_code=data.get("response_code", ""),
+            card_id=data.get("card_id") or (legacy_card if kind == "card" else ""),
+            reply_ref=reply_ref,
             replace_name=data.get("replace_name", ""),
         )

@@ -5,6 +5,13 @@ rolled-back decision sends nothing. A drainer claims due recipients in batches
 (at most the platform's ``max_batch`` per call), sends, and records the outcome
 per recipient.
 
+Nobody names a platform when sending: ``enqueue(session, userids, message)``.
+When a recipient is first claimed, their accounts (``person_accounts``, see
+``bot.accounts``) decide the platform — the one they last wrote from, else the
+first mounted — and it is fixed with the batch: a batch is one platform's.
+Only an answer to an account that is nobody (``enqueue_to_account``, the
+stranger's refusal) names its platform and account.
+
 Exactly one delivery per person and message, across crashes:
 
 * Every request carries the platform's duplicate check from its first attempt
@@ -32,11 +39,12 @@ import logging
 import random
 import uuid
 from datetime import datetime, timedelta
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import accounts
 from bot.db import Database
 from bot.heartbeat import Heartbeat
 from bot.loop import PollingLoop
@@ -56,26 +64,38 @@ REPEAT_WINDOW = timedelta(hours=8)
 _IN_CHUNK = 500  # bound parameters per IN (...)
 
 
-def body_hash(platform: str, message: OutboundMessage) -> str:
-    canonical = json.dumps([platform, message.to_json()], sort_keys=True, ensure_ascii=False)
+def body_hash(message: OutboundMessage) -> str:
+    """The platform is not known yet, so a repeat is counted across platforms (a harmless extra variant)."""
+    canonical = json.dumps(message.to_json(), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def card_task_id(outbox_id: int, batch: str) -> str:
-    """Unique per app (WeCom's rule) and the same on every resend of the batch."""
+def card_id(outbox_id: int, batch: str) -> str:
+    """Unique per app (WeCom's task_id rule) and the same on every resend of the batch."""
     return f"c{outbox_id}b{batch}"
 
 
-async def enqueue(session: AsyncSession, platform: str, userids: Iterable[str], message: OutboundMessage) -> int:
+async def enqueue(session: AsyncSession, userids: Iterable[str], message: OutboundMessage) -> int:
     """Store ``message`` for ``userids``; returns the outbox id. Duplicated ids are sent once."""
-    unique = list(dict.fromkeys(u for u in userids if u))
-    digest = body_hash(platform, message)
+    return await _store(session, list(dict.fromkeys(u for u in userids if u)), message)
+
+
+async def enqueue_to_account(session: AsyncSession, platform: str, account_id: str, key: str,
+                             message: OutboundMessage) -> int:
+    """An answer to an account that is nobody (a stranger), keyed by ``key`` for its order."""
+    return await _store(session, [key], message, platform=platform, account_id=account_id)
+
+
+async def _store(session: AsyncSession, unique: list[str], message: OutboundMessage,
+                 platform: str = "", account_id: str = "") -> int:
+    digest = body_hash(message)
     variant = 0 if message.kind == "card_update" else await _repeat_variant(session, digest, unique)
     row = OutboxMessage(platform=platform, message=message.to_json(), body_hash=digest, variant=variant)
     session.add(row)
     await session.flush()
     # Due at once whatever the clock says (tests drive a simulated one); backoff sets real times.
-    session.add_all(OutboxRecipient(outbox_id=row.id, userid=u, next_attempt_at=DUE_NOW) for u in unique)
+    session.add_all(OutboxRecipient(outbox_id=row.id, userid=u, next_attempt_at=DUE_NOW,
+                                    platform=platform, account_id=account_id) for u in unique)
     return row.id
 
 
@@ -95,6 +115,16 @@ async def _repeat_variant(session: AsyncSession, digest: str, userids: list[str]
             .distinct()
         )).scalars())
     return max((earlier[i] for i in hit), default=-1) + 1
+
+
+class _Candidate(NamedTuple):
+    """A due recipient row, with the platform it is (or will be) sent through."""
+
+    id: int
+    outbox_id: int
+    userid: str
+    batch: str
+    platform: str
 
 
 def backoff(attempts: int, base: float = 2.0, cap: float = 600.0) -> timedelta:
@@ -172,13 +202,13 @@ class OutboxDrainer(PollingLoop):
         async with self.db.session() as s:
             candidates = (await s.execute(
                 select(OutboxRecipient.id, OutboxRecipient.outbox_id, OutboxRecipient.userid,
-                       OutboxRecipient.batch, OutboxMessage.platform)
-                .join(OutboxMessage, OutboxMessage.id == OutboxRecipient.outbox_id)
+                       OutboxRecipient.batch, OutboxRecipient.platform)
                 .where(OutboxRecipient.status == "pending", OutboxRecipient.next_attempt_at <= now,
-                       OutboxMessage.platform.in_(list(self.senders)))
+                       OutboxRecipient.platform.in_([*self.senders, ""]))
                 .order_by(OutboxRecipient.outbox_id, OutboxRecipient.id)
                 .limit(CLAIM_WINDOW)
             )).all()
+            candidates = await self._route(s, candidates)
             if not candidates:
                 return []
             users = {c.userid for c in candidates}
@@ -187,17 +217,17 @@ class OutboxDrainer(PollingLoop):
                                                      OutboxRecipient.userid.in_(users)).distinct()
             )).scalars().all()) if len(users) <= 5000 else set()
             units = await self._plan_units(s, candidates)
-            picked: list[tuple[str, list[int] | None]] = []
-            for key, new_ids, members in units:
+            picked: list[tuple[str, str, list[int] | None]] = []
+            for key, platform, new_ids, members in units:
                 if not key or len(picked) >= max_batches or members & blocked:
                     blocked |= members
                     continue
                 blocked |= members
-                picked.append((key, new_ids))
+                picked.append((key, platform, new_ids))
             if not picked:
                 return []
             claim = dict(status="sending", claimed_by=token, worker=self.worker_id, claimed_at=now)
-            for key, new_ids in picked:
+            for key, platform, new_ids in picked:
                 if new_ids is None:  # a batch tried before: exactly its members again
                     await s.execute(update(OutboxRecipient)
                                     .where(OutboxRecipient.batch == key, OutboxRecipient.status == "pending")
@@ -207,7 +237,8 @@ class OutboxDrainer(PollingLoop):
                         await s.execute(update(OutboxRecipient)
                                         .where(OutboxRecipient.id.in_(new_ids[i:i + _IN_CHUNK]),
                                                OutboxRecipient.status == "pending", OutboxRecipient.batch == "")
-                                        .values(batch=key, **claim).execution_options(synchronize_session=False))
+                                        .values(batch=key, platform=platform, **claim)
+                                        .execution_options(synchronize_session=False))
             claimed = (await s.execute(
                 select(OutboxRecipient).where(OutboxRecipient.claimed_by == token).order_by(OutboxRecipient.id)
             )).scalars().all()
@@ -221,49 +252,78 @@ class OutboxDrainer(PollingLoop):
         return [(rows_by_id[rs[0].outbox_id], rs)
                 for rs in sorted(by_batch.values(), key=lambda rs: (rs[0].outbox_id, rs[0].id))]
 
-    async def _plan_units(self, s: AsyncSession, candidates: list) -> list[tuple[str, list[int] | None, set[str]]]:
-        """(batch key, ids of a new batch or None for an existing one, its userids), oldest first.
+    async def _route(self, s: AsyncSession, candidates: list) -> list[_Candidate]:
+        """Give each not yet routed recipient the platform their accounts choose (``bot.accounts``).
 
-        A key of "" marks rows that only block their people this round.
+        Someone with no account on any platform this process mounts cannot be reached: the row
+        is marked invalid with the reason, and the rest go on.
         """
-        groups: dict[tuple[int, str], list] = {}
+        unrouted = [c.userid for c in candidates if not c.platform]
+        routes = await accounts.routes(s, unrouted, list(self.senders)) if unrouted else {}
+        out: list[_Candidate] = []
+        unreachable: list[int] = []
         for c in candidates:
-            groups.setdefault((c.outbox_id, c.batch), []).append(c)
+            platform = c.platform or routes.get(c.userid, ("", ""))[0]
+            if platform:
+                out.append(_Candidate(c.id, c.outbox_id, c.userid, c.batch, platform))
+            else:
+                unreachable.append(c.id)
+        for i in range(0, len(unreachable), _IN_CHUNK):
+            await s.execute(update(OutboxRecipient).where(OutboxRecipient.id.in_(unreachable[i:i + _IN_CHUNK]))
+                            .values(status="invalid", error="没有已接入平台上的账号")
+                            .execution_options(synchronize_session=False))
+        return out
+
+    async def _plan_units(self, s: AsyncSession,
+                          candidates: list[_Candidate]) -> list[tuple[str, str, list[int] | None, set[str]]]:
+        """(batch key, platform, ids of a new batch or None for an existing one, its userids), oldest first.
+
+        A key of "" marks rows that only block their people this round. A batch is one platform's.
+        """
+        groups: dict[tuple[int, str, str], list[_Candidate]] = {}
+        for c in candidates:
+            groups.setdefault((c.outbox_id, c.batch, "" if c.batch else c.platform), []).append(c)
         window_full = len(candidates) >= CLAIM_WINDOW
         last_id = candidates[-1].id
-        units: list[tuple[int, str, list[int] | None, set[str]]] = []
-        for (outbox_id, batch), rows in groups.items():
+        units: list[tuple[int, str, str, list[int] | None, set[str]]] = []
+        for (outbox_id, batch, _), rows in groups.items():
+            platform = rows[0].platform
             if batch:
                 members = set((await s.execute(
                     select(OutboxRecipient.userid).where(OutboxRecipient.batch == batch)
                 )).scalars())
-                units.append((rows[0].id, batch, None, members))
+                units.append((rows[0].id, batch, platform, None, members))
                 continue
-            limit = self.senders[rows[0].platform].max_batch
+            limit = self.senders[platform].max_batch
             for i in range(0, len(rows), limit):
                 chunk = rows[i:i + limit]
                 if window_full and len(chunk) < limit and chunk[-1].id == last_id:
                     # cut short by the window: claim it whole next round (it still blocks its people now)
-                    units.append((chunk[0].id, "", [], {r.userid for r in chunk}))
+                    units.append((chunk[0].id, "", platform, [], {r.userid for r in chunk}))
                     continue
                 key = f"{chunk[0].id}-{uuid.uuid4().hex[:6]}"
-                units.append((chunk[0].id, key, [r.id for r in chunk], {r.userid for r in chunk}))
+                units.append((chunk[0].id, key, platform, [r.id for r in chunk], {r.userid for r in chunk}))
         units.sort(key=lambda u: u[0])
-        return [(key, ids, members) for _, key, ids, members in units]
+        return [(key, platform, ids, members) for _, key, platform, ids, members in units]
 
     async def _send_batch(self, outbox_row: OutboxMessage, recipients: list[OutboxRecipient]) -> None:
         if not recipients:
             return
-        sender = self.senders[outbox_row.platform]
+        platform = recipients[0].platform
+        sender = self.senders[platform]
         message = OutboundMessage.from_json(outbox_row.message)
         if message.kind == "card":
-            message.card_task_id = card_task_id(outbox_row.id, recipients[0].batch)
+            message.card_id = card_id(outbox_row.id, recipients[0].batch)
         message.variant = outbox_row.variant
-        userids = [r.userid for r in recipients]
         ids = [r.id for r in recipients]
+        async with self.db.session() as s:
+            known = await accounts.account_ids(s, platform, [r.userid for r in recipients if not r.account_id])
+        # A row from before accounts existed was enqueued with the account id as its userid.
+        account_of = {r.userid: r.account_id or known.get(r.userid, r.userid) for r in recipients}
+        userid_of = {a: u for u, a in account_of.items()}
         now = self.clock()
         try:
-            result = await sender.send(userids, message, dedup=True, ref=f"{outbox_row.id}")
+            result = await sender.send(list(account_of.values()), message, dedup=True, ref=f"{outbox_row.id}")
         except TransientSendError as exc:
             await self._retry_later(recipients, str(exc))
             return
@@ -274,7 +334,7 @@ class OutboxDrainer(PollingLoop):
             log.exception("sender crashed")
             await self._retry_later(recipients, f"{type(exc).__name__}: {exc}")
             return
-        invalid = set(result.invalid_users)
+        invalid = {userid_of.get(a, a) for a in result.invalid_users}
         async with self.db.session() as s:
             await s.execute(
                 update(OutboxRecipient).where(OutboxRecipient.id.in_(ids), OutboxRecipient.userid.not_in(invalid))

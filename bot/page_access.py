@@ -1,8 +1,8 @@
 """Who may open a page from a card, and who is opening it.
 
 Outside WeCom (the demo's local chat, a plain browser) the signed link is the
-credential, as before. Inside WeCom the visitor is identified by WeCom OAuth
-(bot/platforms/wecom/oauth.py) and a page serves only the person the link was
+credential, as before. Inside a platform's own client the platform identifies the
+visitor (``Platform.identify_visitor``; WeCom: OAuth, bot/platforms/wecom/oauth.py) and a page serves only the person the link was
 made for or someone with rights over the run; anyone else who was forwarded the
 link gets a polite refusal. Refusals are macros in ``messages/pages/texts.j2``.
 """
@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.links import public_base
-from bot.platforms.wecom.oauth import authorize_redirect, inside_wecom, session_userid
 from models import Person, Run, Task
 
 if TYPE_CHECKING:
@@ -33,18 +31,14 @@ def message(core: "BotCore", name: str, status: int, **values) -> web.Response:
 
 
 async def visitor(request: web.Request, core: "BotCore") -> str | None | web.Response:
-    """Inside WeCom: the identified userid, or the response that identifies the visitor first
-    (a redirect to WeCom for a GET; a refusal asking to reopen the page for anything else).
-    Outside WeCom, or with WeCom not configured: None — the signed link alone stands."""
-    settings = core.settings
-    if not (settings.wecom_configured and inside_wecom(request)):
-        return None
-    userid = session_userid(request, settings.signing_key)
-    if userid:
-        return userid
-    if request.method != "GET":
-        return message(core, "login_expired", 403)
-    return authorize_redirect(request, settings, public_base(settings))
+    """Inside a mounted platform's client: the identified userid, or the response that identifies
+    the visitor first (WeCom: a redirect for a GET; a refusal asking to reopen the page otherwise).
+    Anywhere else: None — the signed link alone stands."""
+    for platform in core.platforms:
+        found = await platform.identify_visitor(request)
+        if found is not None:
+            return found
+    return None
 
 
 def has_rights_over(run: Run, person: Person | None) -> bool:

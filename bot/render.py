@@ -12,7 +12,7 @@ import jinja2
 import yaml
 
 from bot.buttons import CARD_KEYS
-from bot.outbound import Button, Card, OutboundMessage
+from bot.outbound import Button, Card, OutboundMessage, button_style
 
 MESSAGES = Path(__file__).resolve().parent.parent / "messages"
 CN_TZ = timedelta(hours=8)
@@ -54,6 +54,10 @@ class Renderer:
         module = self.env.get_template(template_name).make_module(ctx)
         return str(getattr(module, macro_name)()).strip()
 
+    def add_templates(self, root: Path) -> None:
+        """A platform's own templates, looked up after ``messages/`` (the local chat's ``devchat/…``)."""
+        self.env.loader = jinja2.ChoiceLoader([self.env.loader, jinja2.FileSystemLoader(str(root))])
+
     def page(self, name: str, **ctx) -> str:
         return self.env.get_template(name).render(**ctx)
 
@@ -63,7 +67,7 @@ class Renderer:
             title=str(data.get("title", "")),
             description=str(data.get("description", "") or ""),
             fields=[(str(k), str(v)) for k, v in (data.get("fields") or [])],
-            buttons=[Button(text=str(b["text"]), key=str(b["key"]), style=int(b.get("style", 1)))
+            buttons=[Button(text=str(b["text"]), key=str(b["key"]), style=button_style(b.get("style", "primary")))
                      for b in (data.get("buttons") or [])],
             url=str(data.get("url", "") or ""),
             url_text=str(data.get("url_text", "") or ""),
@@ -72,5 +76,5 @@ class Renderer:
     def text_message(self, name: str, **ctx) -> OutboundMessage:
         return OutboundMessage(kind="text", text=self.text(name, **ctx))
 
-    def card_message(self, name: str, card_task_id: str = "", **ctx) -> OutboundMessage:
-        return OutboundMessage(kind="card", card=self.card(name, **ctx), card_task_id=card_task_id)
+    def card_message(self, name: str, **ctx) -> OutboundMessage:
+        return OutboundMessage(kind="card", card=self.card(name, **ctx))

@@ -174,9 +174,8 @@ async def on_notice_button(ctx: Context, key: NoticeConfirm) -> None:
     if res.rowcount != 1:
         await ctx.reply("errors/already_done.j2", run=run)
         return
-    if ctx.event.card_task_id or ctx.event.response_code:
-        await ctx.send_to([ctx.userid], ctx.core.engine.card_update(ctx.event.card_task_id, ctx.event.response_code, "confirm"),
-                          platform=ctx.event.platform)
+    if ctx.event.reply_ref:
+        await ctx.send_to([ctx.userid], ctx.core.engine.card_update(ctx.event.reply_ref, "confirm"))
     await ctx.reply("notice/confirmed.j2", run=run)
 
 

@@ -110,11 +110,10 @@ async def on_window_button(ctx: Context, key: WindowStart) -> None:
             names = await directory.names(ctx.session, [who])
             await ctx.reply("schedule/being_started.j2", spec=spec, tapper=names.get(who, who))
             return
-    if ctx.event.card_task_id or ctx.event.response_code:
-        grey = OutboundMessage(kind="card_update", card_task_id=ctx.event.card_task_id,
-                               response_code=ctx.event.response_code,
+    if ctx.event.reply_ref:
+        grey = OutboundMessage(kind="card_update", reply_ref=ctx.event.reply_ref,
                                replace_name=ctx.render.text("schedule/started_button.j2"))
-        await ctx.send_to([ctx.userid], grey, platform=ctx.event.platform)
+        await ctx.send_to([ctx.userid], grey)
     flow = flow_for_label(spec, label)
     hint = next((f.name for f in spec.all_flows() if f.id == flow), "") if flow else ""
     await begin_workflow(ctx, spec.code, hint)

@@ -111,12 +111,11 @@ async def on_task_button(ctx: Context, key: TaskAction) -> None:
             await _report(ctx, decision)
             return
         await ctx.begin("reason", "ask", {"task_id": task_id, "action": action,
-                                          "card_task_id": ctx.event.card_task_id,
-                                          "response_code": ctx.event.response_code})
+                                          "reply_ref": ctx.event.reply_ref})
         await ctx.reply("task/ask_reason.j2", action=action, run=decision.run)
         return
     decision = await engine.act(ctx.session, task_id, ctx.person, action)
-    await _after_decision(ctx, decision, action, ctx.event.card_task_id, ctx.event.response_code)
+    await _after_decision(ctx, decision, action, ctx.event.reply_ref)
 
 
 @router.conversation("reason")
@@ -129,16 +128,17 @@ async def on_reason(ctx: Context) -> None:
     await ctx.end()
     decision = await ctx.core.engine.act(ctx.session, data["task_id"], ctx.person, data["action"],
                                          {"reason": reason})
-    await _after_decision(ctx, decision, data["action"], data.get("card_task_id", ""), data.get("response_code", ""))
+    # Conversations begun before the neutral reference kept WeCom's code or devchat's card id.
+    reply_ref = data.get("reply_ref") or data.get("response_code") or data.get("card_task_id") or ""
+    await _after_decision(ctx, decision, data["action"], reply_ref)
 
 
-async def _after_decision(ctx: Context, decision: Decision, action: str, card_task_id: str, response_code: str) -> None:
+async def _after_decision(ctx: Context, decision: Decision, action: str, reply_ref: str) -> None:
     if decision.outcome != "ok":
         await _report(ctx, decision)
         return
-    if card_task_id or response_code:
-        await ctx.send_to([ctx.userid], ctx.core.engine.card_update(card_task_id, response_code, action),
-                          platform=ctx.event.platform)
+    if reply_ref:
+        await ctx.send_to([ctx.userid], ctx.core.engine.card_update(reply_ref, action))
     await ctx.reply("task/acted.j2", action=action, run=decision.run, task=decision.task)
 
 

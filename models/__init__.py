@@ -1,13 +1,13 @@
 """SQLAlchemy models; importing this package registers every table on ``Base.metadata``."""
 from models.base import Base, utcnow
-from models.directory import GENERAL_DEPARTMENT, OFFICE_DEPARTMENT, ROLES, Person, SchoolClass
+from models.directory import GENERAL_DEPARTMENT, OFFICE_DEPARTMENT, ROLES, Person, PersonAccount, SchoolClass
 from models.messaging import (
-    Conversation, DevchatMessage, Inbound, OutboxMessage, OutboxRecipient, UserLease, Worker,
+    Conversation, Inbound, OutboxMessage, OutboxRecipient, UserLease, Worker,
 )
 from models.workflow import AuditEntry, Reminder, Run, StoredFile, Task
 
 __all__ = [
-    "Base", "utcnow", "Person", "SchoolClass", "ROLES", "OFFICE_DEPARTMENT", "GENERAL_DEPARTMENT",
-    "Conversation", "DevchatMessage", "Inbound", "OutboxMessage", "OutboxRecipient", "UserLease", "Worker",
+    "Base", "utcnow", "Person", "PersonAccount", "SchoolClass", "ROLES", "OFFICE_DEPARTMENT", "GENERAL_DEPARTMENT",
+    "Conversation", "Inbound", "OutboxMessage", "OutboxRecipient", "UserLease", "Worker",
     "AuditEntry", "Reminder", "Run", "StoredFile", "Task",
 ]

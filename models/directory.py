@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, String
+from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -34,6 +34,23 @@ class Person(Base):
     def has_role(self, *roles: str) -> bool:
         mine = set(self.roles)
         return any(r in mine for r in roles)
+
+
+class PersonAccount(Base):
+    """A person's account on one platform: (platform, account_id) → userid, at most one per platform.
+
+    Inbound updates are mapped through it to our userid; the outbox picks, per recipient, the
+    platform of the account they last wrote from (``last_seen_at``), else the first one mounted.
+    """
+
+    __tablename__ = "person_accounts"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    userid: Mapped[str] = mapped_column(ForeignKey("people.userid", ondelete="CASCADE"), index=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    __table_args__ = (UniqueConstraint("platform", "userid", name="uq_person_accounts_platform_userid"),)
 
 
 class SchoolClass(Base):

@@ -94,23 +94,13 @@ class OutboxRecipient(Base):
     worker: Mapped[str] = mapped_column(String(64), default="")  # the process holding the claim
     # Fixed on the first claim: a resend goes to exactly the same people in the same order.
     batch: Mapped[str] = mapped_column(String(64), default="", index=True)
+    # The platform this recipient is sent through, fixed with the batch (a batch is one platform's);
+    # "" until then. ``account_id`` is set only for an answer to an account that is nobody (a stranger).
+    platform: Mapped[str] = mapped_column(String(16), default="")
+    account_id: Mapped[str] = mapped_column(String(64), default="")
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     error: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (Index("ix_outbox_recipients_due", "status", "next_attempt_at"),)
 
-
-class DevchatMessage(Base):
-    """What the local chat shows: the devchat platform's 'phone'."""
-
-    __tablename__ = "devchat_messages"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    userid: Mapped[str] = mapped_column(String(64), index=True)
-    direction: Mapped[str] = mapped_column(String(8))  # in | out
-    ref: Mapped[str] = mapped_column(String(255), unique=True)  # "out:<recipient id>" or "in:<dedup key>": idempotent writes
-    message: Mapped[dict] = mapped_column(JSON)
-    card_task_id: Mapped[str] = mapped_column(String(128), default="", index=True)
-    replaced: Mapped[str] = mapped_column(String(32), default="")  # greyed-out button text
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -46,7 +46,9 @@ def wecom_card(item: dict) -> dict:
         card["jump_list"] = [{"type": 1, "title": c.get("url_text") or "查看详情", "url": c["url"]}]
         card["card_action"] = {"type": 1, "url": c["url"]}
     if buttons:
-        card["button_list"] = [{"text": b["text"], "style": b.get("style", 1), "key": b["key"]} for b in buttons]
+        wecom_style = {"primary": 1, "secondary": 2, "danger": 3, "link": 4}
+        card["button_list"] = [{"text": b["text"], "style": wecom_style[b.get("style", "primary")], "key": b["key"]}
+                               for b in buttons]
     card["replaced"] = item.get("replaced", "")
     return card
 

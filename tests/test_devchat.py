@@ -15,7 +15,8 @@ from bot.app import CORE, create_app
 from bot.config import Settings
 from bot.outbound import Button, Card, OutboundMessage
 from bot.platforms.devchat import DevchatSender
-from models import DevchatMessage, Inbound, Person
+from bot.platforms.devchat.models import DevchatMessage
+from models import Inbound, Person
 
 TEACHER = "sunlt"  # 孙丽婷, 机电工程系 任课教师
 HEAD = "chenzr"  # 陈志荣, 机电工程系 系部主任
@@ -171,9 +172,9 @@ async def test_opening_an_empty_chat_sends_enter(phone):
 # --- the sender --------------------------------------------------------------------------------
 
 def approval_card() -> OutboundMessage:
-    return OutboundMessage(kind="card", card_task_id="c9r1", card=Card(
+    return OutboundMessage(kind="card", card_id="c9r1", card=Card(
         title="调课申请待审批", description="孙丽婷 提交", fields=[("课程", "电工基础")],
-        buttons=[Button("同意", "task:1:approve"), Button("驳回", "task:1:reject", 3)],
+        buttons=[Button("同意", "task:1:approve"), Button("驳回", "task:1:reject", "danger")],
         url="http://127.0.0.1/record/1", url_text="查看申请"))
 
 
@@ -197,9 +198,9 @@ async def test_card_update_greys_the_card_for_those_users(phone):
     card = first["messages"][0]
     assert card["kind"] == "card" and card["card_task_id"] == "c9r1" and card["replaced"] == ""
     assert card["card"]["title"] == "调课申请待审批" and card["card"]["fields"] == [["课程", "电工基础"]]
-    assert card["card"]["url"] and card["card"]["buttons"][1] == {"text": "驳回", "key": "task:1:reject", "style": 3}
+    assert card["card"]["url"] and card["card"]["buttons"][1] == {"text": "驳回", "key": "task:1:reject", "style": "danger"}
 
-    await sender.send([HEAD], OutboundMessage(kind="card_update", card_task_id="c9r1", replace_name="已同意"),
+    await sender.send([HEAD], OutboundMessage(kind="card_update", reply_ref="c9r1", replace_name="已同意"),
                       dedup=False, ref="6")
     # a page that already shows the card learns the new state from the poll
     later = await phone.poll(HEAD, after=first["last_id"])
@@ -222,7 +223,7 @@ async def test_click_becomes_a_button_event_and_a_small_bubble(phone):
     async with phone.core.db.session() as s:
         inbound = (await s.execute(select(Inbound).where(Inbound.dedup_key == "devchat:click-000001"))).scalar_one()
     assert inbound.payload["kind"] == "button" and inbound.payload["button_key"] == "task:1:approve"
-    assert inbound.payload["card_task_id"] == "c9r1" and inbound.payload["response_code"] == ""
+    assert inbound.payload["reply_ref"] == "c9r1"  # devchat's reply reference: the clicked card
 
     base = {"userid": HEAD, "card_task_id": "c9r1", "client_id": uuid.uuid4().hex}
     await assert_bad(await phone.client.post("/devchat/api/click", json={**base, "key": "task:9:approve"}),
@@ -232,7 +233,7 @@ async def test_click_becomes_a_button_event_and_a_small_bubble(phone):
     await assert_bad(await phone.client.post("/devchat/api/click", json={**base, "key": "task:1:approve",
                                                                           "userid": TEACHER}), code="unknown_card")
     await DevchatSender(phone.core.db).send(
-        [HEAD], OutboundMessage(kind="card_update", card_task_id=card["card_task_id"], replace_name="已同意"),
+        [HEAD], OutboundMessage(kind="card_update", reply_ref=card["card_task_id"], replace_name="已同意"),
         dedup=False, ref="6")
     await assert_bad(await phone.client.post("/devchat/api/click", json={**base, "key": "task:1:approve"}),
                      status=409, code="card_done")

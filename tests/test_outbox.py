@@ -10,21 +10,24 @@ from bot import outbox
 from bot.outbound import Button, Card, OutboundMessage
 from bot.outbox import OutboxDrainer
 from bot.platforms.wecom.sender import DUPLICATE_CHECK_INTERVAL
-from models import OutboxRecipient, Person, utcnow
+from models import OutboxRecipient, Person, PersonAccount, utcnow
 from sqlalchemy import select
 from tests.fakewecom import SEND, http
 
 
-async def add_people(core, n: int) -> list[str]:
-    ids = [f"t{i:05d}" for i in range(n)]
+async def add_people(core, n: int, ids: list[str] | None = None) -> list[str]:
+    """People on WeCom (a person and their wecom account row each)."""
+    ids = ids or [f"t{i:05d}" for i in range(n)]
     async with core.db.session() as s:
         s.add_all(Person(userid=u, name=f"教师{i}", department="机电工程系", roles_text="任课教师") for i, u in enumerate(ids))
+        await s.flush()
+        s.add_all(PersonAccount(platform="wecom", account_id=u, userid=u) for u in ids)
     return ids
 
 
 async def broadcast(core, userids, text="期末考试安排已发布") -> int:
     async with core.db.session() as s:
-        return await outbox.enqueue(s, "wecom", userids, OutboundMessage(kind="text", text=text))
+        return await outbox.enqueue(s, userids, OutboundMessage(kind="text", text=text))
 
 
 async def statuses(core) -> Counter:
@@ -67,7 +70,8 @@ async def test_transient_errors_back_off_then_deliver(wecom):
 
 async def test_permanent_failure_is_recorded_not_retried(wecom):
     core = wecom.core
-    wecom.fake.invalid_users.update({"ghost1", "ghost2"})
+    wecom.fake.invalid_users.update({"ghost1", "ghost2"})  # in the directory, gone from WeCom
+    await add_people(core, 0, ["ghost1", "ghost2"])
     await broadcast(core, ["ghost1", "ghost2"])
     await core.drainer.drain_until_idle()
     assert (await statuses(core)) == Counter({"failed": 2})
@@ -79,6 +83,7 @@ async def test_permanent_failure_is_recorded_not_retried(wecom):
 async def test_partly_invalid_recipients(wecom):
     core = wecom.core
     wecom.fake.invalid_users.add("ghost")
+    await add_people(core, 0, ["ghost"])
     await broadcast(core, ["sunlt", "ghost"])
     await core.drainer.drain_until_idle()
     assert (await statuses(core)) == Counter({"sent": 1, "invalid": 1})
@@ -151,7 +156,7 @@ async def test_a_card_keeps_its_task_id_across_a_resend(wecom):
     core = wecom.core
     card = Card(title="请审批", buttons=[Button(text="同意", key="task:1:approve")])
     async with core.db.session() as s:
-        await outbox.enqueue(s, "wecom", ["chenzr", "sunlt"], OutboundMessage(kind="card", card=card))
+        await outbox.enqueue(s, ["chenzr", "sunlt"], OutboundMessage(kind="card", card=card))
     await die_at_wecom(OutboxDrainer(core.db, core.senders), wecom.fake, calls=1)
     later = utcnow() + timedelta(minutes=1)
     await OutboxDrainer(core.db, core.senders, clock=lambda: later).drain_until_idle()

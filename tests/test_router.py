@@ -81,7 +81,7 @@ async def bot(tmp_path: Path):
     for mw in (refuse_strangers, load_conversation, cancel_conversation):
         dispatcher.middleware(mw)
     dispatcher.include_routers(*feature_routers(seen))
-    core = BotCore(Settings(database_url=db.url, data_dir=tmp_path / "data"), db, default_platform="devchat",
+    core = BotCore(Settings(database_url=db.url, data_dir=tmp_path / "data"), db,
                    senders={}, specs={}, dispatcher=dispatcher)
     async with db.session() as s:
         s.add(Person(userid="sunlt", name="孙丽婷", department="机电工程系", roles_text="任课教师"))

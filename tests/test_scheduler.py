@@ -255,7 +255,7 @@ async def script(year: Year, now: datetime) -> None:
 
 
 def second_core(core: BotCore, clock) -> BotCore:
-    other = BotCore(core.settings, Database(core.settings.database_url), default_platform="wecom",
+    other = BotCore(core.settings, Database(core.settings.database_url),
                     senders=core.senders, specs=core.specs, hooks=core.engine.hooks)
     other.clock = clock
     return other

@@ -334,7 +334,7 @@ async def test_template_card_event(aiohttp_client, tmp_path):
     assert (await client.post(PATH, params=query, data=body)).status == 200
     [event] = sink
     assert event.kind == "button"
-    assert (event.button_key, event.card_task_id, event.response_code) == ("task:12:approve", "task-12-r1", "RC_abc")
+    assert (event.button_key, event.reply_ref, event.account_id) == ("task:12:approve", "RC_abc", "wangwu")
     assert event.dedup_key == "wecom:evt:wangwu:1700000001:template_card_event:task:12:approve"
 
 
@@ -554,13 +554,13 @@ async def test_sender_dedup_sets_duplicate_check(tmp_path, fake, session):
 async def test_sender_card_and_update(tmp_path, fake, session):
     sender = WeComSender(make_client(make_settings(tmp_path, base=fake.base_url), session))
     card = Card(title="请假审批", description="张三 申请 5月1日 请假", fields=[("学号", "2024001")],
-                buttons=[Button("同意", "task:12:approve"), Button("拒绝", "task:12:reject", style=3)])
-    await sender.send(["t1"], OutboundMessage(kind="card", card=card, card_task_id="task-12"), dedup=False)
+                buttons=[Button("同意", "task:12:approve"), Button("拒绝", "task:12:reject", style="danger")])
+    await sender.send(["t1"], OutboundMessage(kind="card", card=card, card_id="task-12"), dedup=False)
     [sent] = fake.sent_messages()
     assert sent["msgtype"] == "template_card" and sent["card"]["task_id"] == "task-12"
     assert sent["card"]["button_list"][1] == {"text": "拒绝", "style": 3, "key": "task:12:reject"}
 
-    update = OutboundMessage(kind="card_update", card_task_id="task-12", response_code="RC1", replace_name="已同意")
+    update = OutboundMessage(kind="card_update", reply_ref="RC1", replace_name="已同意")
     result = await sender.send(["t1"], update, dedup=True)
     assert result.invalid_users == []
     [call] = fake.calls_to(UPDATE_CARD)
@@ -574,7 +574,7 @@ async def test_sender_bad_card_is_permanent(tmp_path, fake, session):
     sender = WeComSender(make_client(make_settings(tmp_path, base=fake.base_url), session))
     card = Card(title="x", buttons=[Button("好", "k")])
     with pytest.raises(PermanentSendError):
-        await sender.send(["u1"], OutboundMessage(kind="card", card=card, card_task_id="bad id!"), dedup=False)
+        await sender.send(["u1"], OutboundMessage(kind="card", card=card, card_id="bad id!"), dedup=False)
     assert fake.calls == []
 
 
@@ -600,7 +600,7 @@ def test_button_card_shape():
         buttons=[Button("同意", "k1"), Button("一个超级长的按钮文字内容", "k2", style=9)],
         url="https://campus.example/upload?t=1", url_text="上传材料",
     )
-    tc = render(OutboundMessage(kind="card", card=card, card_task_id="task_1-a@b"))["template_card"]
+    tc = render(OutboundMessage(kind="card", card=card, card_id="task_1-a@b"))["template_card"]
     assert tc["card_type"] == "button_interaction" and tc["task_id"] == "task_1-a@b"
     assert len(tc["main_title"]["title"]) <= 36
     assert len(tc["horizontal_content_list"]) == 6
@@ -615,13 +615,13 @@ def test_card_validation():
     buttons = [Button(str(i), f"k{i}") for i in range(7)]
     for task_id in ("", "has space", "中文", "x" * 129):
         with pytest.raises(CardError):
-            render(OutboundMessage(kind="card", card=Card("t", buttons=buttons[:1]), card_task_id=task_id))
+            render(OutboundMessage(kind="card", card=Card("t", buttons=buttons[:1]), card_id=task_id))
     with pytest.raises(CardError):
-        render(OutboundMessage(kind="card", card=Card("t", buttons=buttons), card_task_id="t1"))
+        render(OutboundMessage(kind="card", card=Card("t", buttons=buttons), card_id="t1"))
     with pytest.raises(CardError):
-        render(OutboundMessage(kind="card", card=Card("t", buttons=[Button("a", "k" * 1025)]), card_task_id="t1"))
+        render(OutboundMessage(kind="card", card=Card("t", buttons=[Button("a", "k" * 1025)]), card_id="t1"))
     with pytest.raises(CardError):
-        render(OutboundMessage(kind="card_update", response_code="x"))
+        render(OutboundMessage(kind="card_update", reply_ref="x"))
 
 
 def test_link_card_is_text_notice_and_plain_card_is_text():

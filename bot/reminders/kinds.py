@@ -41,7 +41,7 @@ class KindContext:
     async def send(self, s: AsyncSession, userids: Iterable[str], template: str, **values: Any) -> None:
         r = self.core.renderer
         msg = r.card_message(template, **values) if template.endswith(".yaml.j2") else r.text_message(template, **values)
-        await outbox.enqueue(s, self.core.default_platform, userids, msg)
+        await outbox.enqueue(s, userids, msg)
 
 
 Deliver = Callable[[KindContext, AsyncSession, Reminder, datetime], Awaitable[Outcome]]

@@ -40,7 +40,7 @@ async def on_fill(ctx: Context, key: FillForm) -> None:
         return
     await start_form(ctx, step.form, {TASK: {
         "id": task.id, "title": run.title, "record_no": run.record_no, "step": step.title,
-        "card": ctx.event.card_task_id, "code": ctx.event.response_code,
+        "reply_ref": ctx.event.reply_ref,
     }})
 
 
@@ -52,8 +52,9 @@ async def submit(ctx: Context, answers: dict, result: dict) -> bool:
     if decision.outcome != "ok":
         await ctx.reply(OUTCOME_TEMPLATES[decision.outcome], run=decision.run)
         return False
-    if task_ref.get("card") or task_ref.get("code"):
-        await ctx.send_to([ctx.userid], engine.card_update(task_ref.get("card", ""), task_ref.get("code", ""), "done"),
-                          platform=ctx.event.platform)
+    # Forms begun before the neutral reference kept WeCom's code ("code") or devchat's card id ("card").
+    reply_ref = task_ref.get("reply_ref") or task_ref.get("code") or task_ref.get("card") or ""
+    if reply_ref:
+        await ctx.send_to([ctx.userid], engine.card_update(reply_ref, "done"))
     await ctx.reply("task/acted.j2", action="done", run=decision.run, task=decision.task)
     return True

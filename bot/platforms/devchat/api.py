@@ -22,8 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.events import Attachment, Event
+from bot.outbound import button_style
 from bot.render import CN_TZ
-from models import DevchatMessage
+from bot.platforms.devchat.models import DevchatMessage
 
 if TYPE_CHECKING:
     from bot.core import BotCore
@@ -48,7 +49,7 @@ IMAGE_MAGIC: tuple[tuple[bytes, str, str], ...] = (
 
 
 class BadInput(Exception):
-    """What the browser sent cannot be used; ``code`` names a macro in messages/devchat/errors.j2."""
+    """What the browser sent cannot be used; ``code`` names a macro in templates/devchat/errors.j2."""
 
     def __init__(self, code: str, status: int = 400, **values: object) -> None:
         super().__init__(code)
@@ -90,7 +91,9 @@ def to_client(row: DevchatMessage) -> dict:
         "time": (row.created_at + CN_TZ).strftime("%H:%M") if row.created_at else "",
     }
     if kind == "card":
-        item.update(card=m.get("card") or {}, card_task_id=row.card_task_id, replaced=row.replaced)
+        card = dict(m.get("card") or {})
+        card["buttons"] = [{**b, "style": button_style(b.get("style"))} for b in card.get("buttons") or []]
+        item.update(card=card, card_task_id=row.card_task_id, replaced=row.replaced)
     elif kind == "image":
         item.update(image_url=f"/devchat/api/file/{row.id}", filename=m.get("filename", ""))
     return item
@@ -186,8 +189,9 @@ class DevchatApi:
         text = self.core.renderer.text("devchat/click.j2", button=label)
         shown = await self._store_in(userid, client_id, {
             "kind": "click", "text": text, "button_key": key, "card_task_id": card_task_id})
-        event = Event(platform=PLATFORM, userid=userid, kind="button", button_key=key, card_task_id=card_task_id,
-                      response_code="", dedup_key=f"devchat:{client_id}")
+        # The reply reference is the card's own id: that is what a card_update greys out here.
+        event = Event(platform=PLATFORM, userid=userid, kind="button", button_key=key, reply_ref=card_task_id,
+                      dedup_key=f"devchat:{client_id}")
         return await self._accept(event, shown)
 
     async def image(self, request: web.Request) -> web.Response:

@@ -5,19 +5,19 @@ demo server can be anyone in the directory.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 from sqlalchemy import select
 
 from bot.platforms.devchat.api import USERID, DevchatApi
-from bot.render import MESSAGES
 from models import OFFICE_DEPARTMENT, Person
 
 if TYPE_CHECKING:
     from bot.core import BotCore
 
-STATIC = MESSAGES / "devchat" / "static"
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 def setup_devchat_routes(app: web.Application, core: "BotCore") -> None:

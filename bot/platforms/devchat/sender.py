@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.db import Database
 from bot.outbound import OutboundMessage
 from bot.platforms.base import PermanentSendError, SendResult
-from models import DevchatMessage
+from bot.platforms.devchat.models import DevchatMessage
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class DevchatSender:
 
     async def _store(self, users: list[str], message: OutboundMessage, ref: str) -> None:
         data = message.to_json()
-        card_task_id = message.card_task_id if message.kind == "card" else ""
+        card_task_id = message.card_id if message.kind == "card" else ""
         refs = {u: out_ref(ref, u) for u in users}
         for attempt in (1, 2):
             try:
@@ -73,13 +73,13 @@ class DevchatSender:
                 log.info("devchat: concurrent write for %s; retrying without duplicates", ref)
 
     async def _replace(self, users: list[str], message: OutboundMessage) -> None:
-        if not message.card_task_id:
-            raise PermanentSendError("card_update without card_task_id")
+        if not message.reply_ref:  # devchat's reply reference is the clicked card's id
+            raise PermanentSendError("card_update without reply_ref")
         async with self._db.session() as s:
             for i in range(0, len(users), _IN_CHUNK):
                 await s.execute(
                     update(DevchatMessage)
-                    .where(DevchatMessage.card_task_id == message.card_task_id,
+                    .where(DevchatMessage.card_task_id == message.reply_ref,
                            DevchatMessage.direction == "out",
                            DevchatMessage.userid.in_(users[i:i + _IN_CHUNK]))
                     .values(replaced=message.replace_name)

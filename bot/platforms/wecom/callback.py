@@ -142,7 +142,8 @@ def parse_event(plaintext: str) -> tuple[Event, str]:
     userid = fields["FromUserName"]
     if not userid:
         raise MalformedCallback("missing FromUserName")
-    common = {"platform": PLATFORM, "userid": userid, "created_at": _created_at(fields["CreateTime"])}
+    # Our userid is found by the inbound store from the account (person_accounts).
+    common = {"platform": PLATFORM, "userid": userid, "account_id": userid, "created_at": _created_at(fields["CreateTime"])}
 
     if fields["MsgType"].lower() == "event":
         if not fields["CreateTime"]:
@@ -151,7 +152,7 @@ def parse_event(plaintext: str) -> tuple[Event, str]:
         if fields["Event"].lower() == "template_card_event":
             return Event(
                 kind="button", dedup_key=key, button_key=fields["EventKey"],
-                card_task_id=fields["TaskId"], response_code=fields["ResponseCode"], **common,
+                reply_ref=fields["ResponseCode"], **common,
             ), ""
         if isinstance(msg, EnterAgentEvent):
             return Event(kind="enter", dedup_key=key, **common), ""

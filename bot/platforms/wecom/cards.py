@@ -24,6 +24,8 @@ JUMP_TITLE_MAX = 13  # jump_list.title, suggested
 DEFAULT_URL_TEXT = "查看详情"
 TASK_ID_RE = re.compile(r"[0-9A-Za-z_\-@]{1,128}")
 ELLIPSIS = "…"
+# Semantic button styles → WeCom's button_list.style (1 blue, 2 grey, 3 red, 4 light blue).
+BUTTON_STYLES = {"primary": 1, "secondary": 2, "danger": 3, "link": 4}
 
 
 class CardError(ValueError):
@@ -39,7 +41,7 @@ def render(message: OutboundMessage) -> dict:
     if message.kind == "card":
         if message.card is None:
             raise CardError("card message without a card")
-        return render_card(message.card, message.card_task_id)
+        return render_card(message.card, message.card_id)
     raise CardError(f"{message.kind!r} is not sent through message/send")
 
 
@@ -132,7 +134,7 @@ def _notice_card(card: Card, task_id: str) -> dict:
 def _button(button: Button) -> dict:
     if not button.key or len(button.key.encode("utf-8")) > BUTTON_KEY_MAX_BYTES:
         raise CardError(f"button key must be 1-{BUTTON_KEY_MAX_BYTES} bytes")
-    style = button.style if button.style in (1, 2, 3, 4) else 1
+    style = BUTTON_STYLES.get(button.style, 1)
     return {"text": clip(button.text, BUTTON_TEXT_MAX) or "-", "style": style, "key": button.key}
 
 

@@ -46,10 +46,10 @@ class WeComSender:
                 raise PermanentSendError(f"invalid WeCom userid {userid!r}")
 
         if message.kind == "card_update":
-            if not message.response_code:
-                raise PermanentSendError("card_update without response_code")
+            if not message.reply_ref:  # WeCom's reply reference is the click's ResponseCode
+                raise PermanentSendError("card_update without reply_ref")
             answer = await self._client.update_template_card(
-                userids, message.response_code, message.replace_name
+                userids, message.reply_ref, message.replace_name
             )
             return SendResult(invalid_users=_invalid_users(answer))
 

@@ -122,7 +122,7 @@
     }
     var buttons = el("div", "card-buttons");
     (c.buttons || []).forEach(function (b) {
-      var btn = el("button", "card-btn style-" + (b.style || 1), b.text);
+      var btn = el("button", "card-btn style-" + (b.style || "primary"), b.text);
       btn.type = "button";
       btn.dataset.key = b.key;
       btn.addEventListener("click", function () { click(box, b.key); });

@@ -1,0 +1,107 @@
+"""A person's accounts on each platform (``person_accounts``), both ways.
+
+Inbound: (platform, account_id) → our userid; an account that is nobody gets a
+stranger key that can never be a person's userid. Outbound: userid → the
+(platform, account_id) to send through. The rule for a person with accounts on
+several mounted platforms: the platform they last wrote from
+(``last_seen_at``); if they never wrote, the first platform in mount order.
+"""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Iterable, Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Person, PersonAccount
+
+STRANGER_PREFIX = "~"  # never in a directory userid (the import refuses it)
+_IN_CHUNK = 500
+
+
+def stranger_key(platform: str, account_id: str) -> str:
+    """Where an unknown account's updates and its one refusal are keyed (≤ 64 characters)."""
+    key = f"{STRANGER_PREFIX}{platform}:{account_id}"
+    if len(key) <= 64:
+        return key
+    return f"{STRANGER_PREFIX}{platform}:" + hashlib.sha256(account_id.encode("utf-8")).hexdigest()[:40]
+
+
+async def resolve(s: AsyncSession, platform: str, account_id: str, now: datetime) -> str:
+    """Our userid for an inbound account, marking it as the one the person last wrote from."""
+    userid = (await s.execute(select(PersonAccount.userid).where(
+        PersonAccount.platform == platform, PersonAccount.account_id == account_id))).scalar_one_or_none()
+    if userid is None:
+        return stranger_key(platform, account_id)
+    await s.execute(update(PersonAccount)
+                    .where(PersonAccount.platform == platform, PersonAccount.account_id == account_id)
+                    .values(last_seen_at=now).execution_options(synchronize_session=False))
+    return userid
+
+
+async def routes(s: AsyncSession, userids: Iterable[str], platforms: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """userid → (platform, account_id) among ``platforms`` (mount order); people with none are left out."""
+    ids = list(dict.fromkeys(userids))
+    order = {p: i for i, p in enumerate(platforms)}
+    best: dict[str, tuple[tuple, str, str]] = {}
+    for i in range(0, len(ids), _IN_CHUNK):
+        rows = (await s.execute(select(PersonAccount).where(
+            PersonAccount.userid.in_(ids[i:i + _IN_CHUNK]), PersonAccount.platform.in_(list(platforms))))).scalars()
+        for a in rows:
+            # The latest written-from first; never-written accounts after, in mount order.
+            rank = (0, -a.last_seen_at.timestamp(), order[a.platform]) if a.last_seen_at else (1, 0, order[a.platform])
+            if a.userid not in best or rank < best[a.userid][0]:
+                best[a.userid] = (rank, a.platform, a.account_id)
+    return {u: (p, acc) for u, (_, p, acc) in best.items()}
+
+
+async def account_ids(s: AsyncSession, platform: str, userids: Sequence[str]) -> dict[str, str]:
+    """userid → account_id on one platform (for a batch being sent)."""
+    out: dict[str, str] = {}
+    for i in range(0, len(userids), _IN_CHUNK):
+        rows = await s.execute(select(PersonAccount.userid, PersonAccount.account_id).where(
+            PersonAccount.platform == platform, PersonAccount.userid.in_(list(userids[i:i + _IN_CHUNK]))))
+        out.update(rows.tuples().all())
+    return out
+
+
+async def account_conflict(s: AsyncSession, userid: str, accounts: dict[str, str]) -> str | None:
+    """The (platform, account) already taken by someone else, as "platform:account"."""
+    for platform, account_id in accounts.items():
+        owner = (await s.execute(select(PersonAccount.userid).where(
+            PersonAccount.platform == platform, PersonAccount.account_id == account_id))).scalar_one_or_none()
+        if owner is not None and owner != userid:
+            return f"{platform}:{account_id}:{owner}"
+    return None
+
+
+async def set_accounts(s: AsyncSession, userid: str, accounts: dict[str, str]) -> None:
+    """Create or move the person's account on each named platform (others are left alone)."""
+    for platform, account_id in accounts.items():
+        mine = (await s.execute(select(PersonAccount).where(
+            PersonAccount.platform == platform, PersonAccount.userid == userid))).scalar_one_or_none()
+        if mine is not None and mine.account_id == account_id:
+            continue
+        if mine is not None:
+            await s.delete(mine)
+            await s.flush()
+        s.add(PersonAccount(platform=platform, account_id=account_id, userid=userid))
+    await s.flush()
+
+
+async def ensure_platform_accounts(s: AsyncSession, platform: str) -> int:
+    """Give every person without one an account on ``platform`` named by their userid (the local chat)."""
+    have = set((await s.execute(select(PersonAccount.userid).where(PersonAccount.platform == platform))).scalars())
+    missing = [u for u in (await s.execute(select(Person.userid))).scalars() if u not in have]
+    s.add_all(PersonAccount(platform=platform, account_id=u, userid=u) for u in missing)
+    await s.flush()
+    return len(missing)
+
+
+async def userid_for(s: AsyncSession, platform: str, account_id: str) -> str:
+    """Our userid for an account without marking it written-from (a page visit); strangers get their key."""
+    userid = (await s.execute(select(PersonAccount.userid).where(
+        PersonAccount.platform == platform, PersonAccount.account_id == account_id))).scalar_one_or_none()
+    return userid if userid is not None else stranger_key(platform, account_id)

@@ -1,0 +1,92 @@
+"""WeCom as a :class:`~bot.platforms.base.Platform`: the callback, page identity (OAuth), the sender."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from bot import accounts
+from bot.config import Settings
+from bot.links import public_base
+from bot.outbound import OutboundMessage
+from bot.page_access import message as page_message
+from bot.platforms.base import Capabilities, HttpSessions, SendResult
+from bot.platforms.wecom.callback import PLATFORM, make_media_fetcher, setup_wecom_routes
+from bot.platforms.wecom.cards import render
+from bot.platforms.wecom.client import WeComClient
+from bot.platforms.wecom.oauth import (
+    authorize_redirect, inside_wecom, session_userid, setup_oauth_routes, userid_for_code,
+)
+from bot.platforms.wecom.sender import MAX_BATCH, WeComSender
+
+if TYPE_CHECKING:
+    from bot.core import BotCore
+
+
+class _StartedSender:
+    """Known to the outbox from the start; WeCom's HTTP client exists only once the loop runs."""
+
+    name = PLATFORM
+    max_batch = MAX_BATCH
+
+    def __init__(self, owner: "WeComPlatform") -> None:
+        self._owner = owner
+
+    async def send(self, userids: list[str], message: OutboundMessage, *, dedup: bool, ref: str = "") -> SendResult:
+        return await self._owner.started_sender().send(userids, message, dedup=dedup, ref=ref)
+
+
+class WeComPlatform:
+    name = PLATFORM
+    capabilities = Capabilities(buttons=True, card_update=True, markdown=True, max_batch=MAX_BATCH,
+                                file_messages=False)
+
+    def __init__(self, settings: Settings, http: HttpSessions, core: "BotCore") -> None:
+        self.settings, self.http, self.core = settings, http, core
+        self.client: WeComClient | None = None
+        self._sender: WeComSender | None = None
+        self.sender = _StartedSender(self)
+
+    def started_sender(self) -> WeComSender:
+        if self._sender is None:
+            raise RuntimeError("the WeCom platform has not started")
+        return self._sender
+
+    async def start(self) -> None:
+        self.client = WeComClient(self.settings, self.http.get(PLATFORM), backoff_base=self.settings.wecom_retry_base)
+        self._sender = WeComSender(self.client)
+
+    async def stop(self) -> None:
+        """The HTTP session is closed with the others (``HttpSessions.close``)."""
+
+    def render_card(self, message: OutboundMessage) -> dict:
+        return render(message)
+
+    async def identify_visitor(self, request: web.Request) -> str | None | web.Response:
+        """Inside WeCom (User-Agent ``wxwork``): the session's userid, else OAuth first; elsewhere None."""
+        if not inside_wecom(request):
+            return None
+        userid = session_userid(request, self.settings.signing_key)
+        if userid:
+            return userid
+        if request.method != "GET":
+            return page_message(self.core, "login_expired", 403)
+        return authorize_redirect(request, self.settings, public_base(self.settings))
+
+    def routes(self, app: web.Application) -> None:
+        settings, core = self.settings, self.core
+
+        async def fetch_media(media_id: str):
+            return await make_media_fetcher(self.client, settings.data_dir / "files")(media_id)
+
+        async def exchange(code: str) -> str | None:
+            """WeCom's answer is a WeCom account; the page compares our userid."""
+            account = await userid_for_code(self.client, self.http.get(PLATFORM), settings.wecom_api_base, code)
+            if account is None:
+                return None
+            async with core.db.session() as s:
+                return await accounts.userid_for(s, PLATFORM, account)
+
+        setup_wecom_routes(app, settings, core.accept, fetch_media)
+        setup_oauth_routes(app, settings, exchange, lambda name, status: page_message(core, name, status),
+                           secure=settings.public_url.startswith("https://"))
