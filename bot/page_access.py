@@ -13,21 +13,15 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from sqlalchemy import select
 
+from bot.page_message import message
 from models import Person, Run, Task
+
+__all__ = ["message", "visitor", "has_rights_over", "may_see_record"]
 
 if TYPE_CHECKING:
     from bot.core import BotCore
 
-TEXTS = "pages/texts.j2"
 RUN_OFFICE = "教务处"  # the office accountable for every run
-
-
-def message(core: "BotCore", name: str, status: int, **values) -> web.Response:
-    """A short Chinese page: ``<name>_title`` / ``<name>_text`` from messages/pages/texts.j2."""
-    title = core.renderer.macro(TEXTS, f"{name}_title", **values)
-    text = core.renderer.macro(TEXTS, f"{name}_text", **values)
-    return web.Response(text=core.renderer.page("pages/message.html", title=title, text=text),
-                        content_type="text/html", status=status, headers={"Cache-Control": "no-store"})
 
 
 async def visitor(request: web.Request, core: "BotCore") -> str | None | web.Response:

@@ -9,7 +9,7 @@ from bot import accounts
 from bot.config import Settings
 from bot.links import public_base
 from bot.outbound import OutboundMessage
-from bot.page_access import message as page_message
+from bot.page_message import message as page_message
 from bot.platforms.base import Capabilities, HttpSessions, SendResult
 from bot.platforms.wecom.callback import PLATFORM, make_media_fetcher, setup_wecom_routes
 from bot.platforms.wecom.cards import render
