@@ -107,6 +107,27 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+async def start_patiently(serve: Serve) -> None:
+    """Serve.start gives up after ~30 s; a machine shared by many jobs may need longer."""
+    try:
+        await serve.start()
+        return
+    except AssertionError:
+        if serve.proc is None or serve.proc.poll() is not None:
+            raise
+    async with aiohttp.ClientSession() as http:
+        for _ in range(600):
+            try:
+                async with http.get(serve.base + "/healthz") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    await serve.stop()
+    raise RuntimeError("serve did not start")
+
+
 async def start_echo(tmp: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     log = (tmp / "echo.log").open("wb")
@@ -135,7 +156,7 @@ async def main(db_url: str | None, rounds: int, messages: int, users: int, notic
     people = [u for u in write_directory(tmp / "people.csv", max(users, notice)) if u.startswith("t")]
     await import_directory(env, tmp, tmp / "people.csv")
     serve = Serve(env, tmp)
-    await serve.start()
+    await start_patiently(serve)
     echo, echo_base = await start_echo(tmp)
     results: list[Round] = []
     msg_id = iter(range(10_000_000, 99_000_000))
