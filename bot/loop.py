@@ -39,13 +39,15 @@ class PollingLoop:
 
     async def _loop(self) -> None:
         while True:
+            # Cleared before the round, so a poke during the round (a new update stored, a person
+            # finished) starts the next round at once instead of after the one-second poll.
+            self.wakeup.clear()
             try:
                 await self.run_round()
             except asyncio.CancelledError:
                 raise
             except Exception:  # one bad round must not stop the loop
                 log.exception("%s round failed", self.loop_name)
-            self.wakeup.clear()
             try:
                 await asyncio.wait_for(self.wakeup.wait(), timeout=1.0)
             except asyncio.TimeoutError:
