@@ -16,6 +16,7 @@ from bot.db import Database
 from bot.engine import BotEngine
 from bot.events import Event
 from bot.heartbeat import Heartbeat
+from bot.intake import InboundWriter
 from bot.outbox import OutboxDrainer
 from bot.platforms.base import Platform, PlatformSender
 from bot.reminders.service import ReminderService
@@ -55,6 +56,7 @@ class BotCore:
         # Step hooks come from the composition root too; a core without them runs bare steps.
         self.engine = BotEngine(self, hooks)
         self.heartbeat = Heartbeat(db, clock)  # names this process in claims and leases
+        self.intake = InboundWriter(db, clock=lambda: self.clock())  # tests move the core clock  # group commit of arriving updates
         self.worker = inbound.InboundWorker(self, clock=clock, heartbeat=self.heartbeat)
         self.drainer = OutboxDrainer(db, senders, clock=clock, heartbeat=self.heartbeat)
         self.reminders = ReminderService(self)
@@ -74,7 +76,7 @@ class BotCore:
 
     async def accept(self, event: Event) -> bool:
         """Store an update for processing; False for a duplicate delivery."""
-        stored = await inbound.store(self, event)
+        stored = await self.intake.submit(event)
         if stored:
             self.worker.poke()
         return stored

@@ -1,6 +1,7 @@
 """Inbound updates: stored on arrival, processed one at a time per user.
 
-The callback stores the update (deduplicated by its key) and answers at once.
+The callback stores the update (deduplicated by its key, many callbacks' updates
+in one transaction: ``bot.intake``) and answers once it is durable.
 Workers then take each user's pending updates in order under a lease row, so
 two processes never work on one person at the same time, while different
 people are served concurrently (aiogram's per-user FSM lock, made durable).
@@ -15,14 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot import accounts
 from bot.events import Event
 from bot.heartbeat import Heartbeat
 from bot.loop import PollingLoop
@@ -42,24 +41,6 @@ MAX_ACTIVE_USERS = 8
 
 class AlreadyDone(Exception):
     """Another process committed this update first: roll back ours."""
-
-
-async def store(core: "BotCore", event: Event) -> bool:
-    """Keep the update under our userid for its account; False when it was seen before (a platform retry).
-
-    The adapter names the platform's account (``account_id``; an event built with only ``userid``
-    names it there). Mapping it here, in the same transaction, also records that the person last
-    wrote from this platform, which is where the outbox sends them next (``bot.accounts``).
-    """
-    account = event.account_id or event.userid
-    try:
-        async with core.db.session() as s:
-            userid = await accounts.resolve(s, event.platform, account, core.clock())
-            event = replace(event, userid=userid, account_id=account)
-            s.add(Inbound(dedup_key=event.dedup_key, userid=event.userid, payload=event.to_json()))
-    except IntegrityError:
-        return False
-    return True
 
 
 class InboundWorker(PollingLoop):
