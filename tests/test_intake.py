@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from bot.db import Database
 from bot.events import Event
+from bot.accounts import stranger_key  # u0 has no account: stored under its stranger key
 from bot.intake import InboundWriter
 from models import Inbound
 
@@ -33,7 +34,7 @@ async def test_many_callbacks_share_a_transaction_and_retries_are_recognised(db_
         assert later == [False, True]
         async with db.session() as s:
             assert (await s.execute(select(func.count()).select_from(Inbound))).scalar_one() == 151
-            order = (await s.execute(select(Inbound.dedup_key).where(Inbound.userid == "u0")
+            order = (await s.execute(select(Inbound.dedup_key).where(Inbound.userid == stranger_key("wecom", "u0"))
                                      .order_by(Inbound.id))).scalars().all()
         assert order == [f"wecom:msg:{i}" for i in range(0, 150, 7)], "arrival order is kept per person"
     finally:
