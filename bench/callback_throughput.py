@@ -30,8 +30,8 @@ async def main(users: int, messages: int, broadcast: int, db_url: str | None) ->
     from bot.config import Settings
     from bot.outbound import OutboundMessage
     from models import Person, PersonAccount
-    from tests.fakewecom import FakeWeCom
-    from tests.wecom_helpers import AES_KEY, AGENT_ID, CORP_ID, TOKEN, signed_post, text_xml
+    from tests.support.fakewecom import FakeWeCom
+    from tests.support.wecom_helpers import AES_KEY, AGENT_ID, CORP_ID, TOKEN, signed_post, text_xml
 
     tmp = Path(tempfile.mkdtemp(prefix="campusbot-bench-"))
     fake = FakeWeCom(corp_id=CORP_ID, secret="s")

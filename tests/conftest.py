@@ -38,8 +38,8 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 async def fake_wecom():
-    from tests.fakewecom import FakeWeCom
-    from tests.wecom_helpers import CORP_ID
+    from tests.support.fakewecom import FakeWeCom
+    from tests.support.wecom_helpers import CORP_ID
 
     fake = FakeWeCom(corp_id=CORP_ID, secret="test-secret")
     await fake.start()
@@ -50,7 +50,7 @@ async def fake_wecom():
 @pytest.fixture
 def wecom_settings(db_url: str, tmp_path: Path, fake_wecom):
     from bot.config import Settings
-    from tests.wecom_helpers import AES_KEY, AGENT_ID, CORP_ID, TOKEN
+    from tests.support.wecom_helpers import AES_KEY, AGENT_ID, CORP_ID, TOKEN
 
     return Settings(
         database_url=db_url, data_dir=tmp_path / "data", public_url="http://campusbot.test",
@@ -66,10 +66,27 @@ async def wecom(aiohttp_client, wecom_settings, fake_wecom):
     """The app in production mode over real HTTP, the demo directory imported, workers driven by the test."""
     from bot.app import CORE, create_app
     from bot.seed import seed_demo
-    from tests.harness import WeComHarness
+    from tests.support.harness import WeComHarness
 
     app = create_app(wecom_settings, "serve", start_workers=False)
     client = await aiohttp_client(app)
     async with app[CORE].db.session() as s:
         await seed_demo(s)
     return WeComHarness(client, app[CORE], fake_wecom)
+
+
+@pytest.fixture
+async def devchat(aiohttp_client, tmp_path: Path) -> "DevchatHarness":
+    """The app in demo mode over real HTTP, the demo directory imported, workers driven by the test."""
+    from bot.app import CORE, create_app
+    from bot.config import Settings
+    from bot.seed import seed_demo
+    from tests.support.devchat_harness import DevchatHarness
+
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/d.db", data_dir=tmp_path / "data",
+                        public_url="http://campusbot.test")
+    app = create_app(settings, "demo", start_workers=False)
+    client = await aiohttp_client(app)
+    async with app[CORE].db.session() as s:
+        await seed_demo(s)
+    return DevchatHarness(client, app[CORE])

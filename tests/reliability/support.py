@@ -20,8 +20,8 @@ import aiohttp
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.fakewecom import FakeWeCom
-from tests.wecom_helpers import AES_KEY, AGENT_ID, CORP_ID, TOKEN, signed_post, text_xml
+from tests.support.fakewecom import FakeWeCom
+from tests.support.wecom_helpers import AES_KEY, AGENT_ID, CORP_ID, TOKEN, signed_post, text_xml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_DIRECTORY = ROOT / "bot" / "demo" / "directory.csv"

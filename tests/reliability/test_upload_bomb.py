@@ -11,8 +11,11 @@ import time
 import zipfile
 from pathlib import Path
 
-from tests.harness import card_url, local_path
-from tests.test_uploads import COUNSELORS, PNG, start_registration, upload
+from tests.support.files import PNG
+from tests.support.flows import start_registration
+from tests.support.harness import card_url, local_path
+from tests.support.pages import upload_named as upload
+from tests.support.people import COUNSELORS
 
 MB = 1024 * 1024
 BOUND = 1.0  # seconds of extra latency one upload may cost anyone else

@@ -11,8 +11,8 @@ from bot.app import CORE, create_app
 from bot.heartbeat import STALE_AFTER
 from bot.inbound import InboundWorker
 from models import Inbound, utcnow
-from tests.harness import WeComHarness
-from tests.wecom_helpers import text_xml
+from tests.support.harness import WeComHarness
+from tests.support.wecom_helpers import text_xml
 
 
 async def test_two_processes_keep_each_users_order(wecom, wecom_settings, aiohttp_client):

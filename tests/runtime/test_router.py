@@ -26,7 +26,7 @@ from bot.render import Renderer
 from bot.router import Dispatcher, Router, RoutingError
 from models import Base, Conversation, OutboxMessage, Person
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def feature_routers(seen: list) -> tuple[Router, Router]:

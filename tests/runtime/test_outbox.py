@@ -12,7 +12,7 @@ from bot.outbox import OutboxDrainer
 from bot.platforms.wecom.sender import DUPLICATE_CHECK_INTERVAL
 from models import OutboxRecipient, Person, PersonAccount, utcnow
 from sqlalchemy import select
-from tests.fakewecom import SEND, http
+from tests.support.fakewecom import SEND, http
 
 
 async def add_people(core, n: int, ids: list[str] | None = None) -> list[str]:

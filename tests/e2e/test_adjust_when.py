@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from tests.harness import WeComHarness, card_text, pin_today
+from tests.support.harness import WeComHarness, card_text, pin_today
 
 TEACHER = "sunlt"  # 孙丽婷, 机电工程系 任课教师
 HEAD = "chenzr"  # 陈志荣, 机电工程系 系部主任

@@ -16,8 +16,8 @@ import pytest
 
 from bot.app import CORE, create_app
 from bot.config import Settings
-from tests.test_devchat import HEAD, TEACHER, seed
 from workflow.calendar import DEFAULT_CALENDAR_FILE, load_calendar
+from tests.support.people import HEAD, TEACHER, seed
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -18,8 +18,8 @@ from bot.platforms.base import Capabilities, HttpSessions, Platform, PlatformSen
 from bot.seed import seed_demo
 from bot.platforms.devchat.models import DevchatMessage
 from models import Inbound, OutboxMessage, OutboxRecipient, PersonAccount
-from tests.fakewecom import UPDATE_CARD
-from tests.harness import WeComHarness
+from tests.support.fakewecom import UPDATE_CARD
+from tests.support.harness import WeComHarness
 
 DANGER_CARD = OutboundMessage(kind="card", card_id="c1b1", card=Card(
     title="调课申请待审批", buttons=[Button("同意", "task:1:approve"), Button("驳回", "task:1:reject", "danger")]))

@@ -4,105 +4,17 @@ teacher and 考勤表 per 系部, 1.7 补考名单 checked per 系部, 2.1 报�
 4.7 评教完成率; wrong spreadsheets are explained row by row."""
 from __future__ import annotations
 
-import io
 import re
 import time
 
-from aiohttp import FormData
-from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
-from models import AuditEntry, Run, StoredFile, Task
-from tests.harness import card_text
-
-OFFICE = "wangjw"  # 王建伟, 教务处: starts every run here, so owns it
-SECRETARIES = {"机电工程系": "linms", "信息工程系": "guoyan", "经济管理系": "caiqh"}
-COUNSELORS = ("huangfd", "zhoujs", "tangwj", "panxl")
-BASE = "http://campusbot.test"
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
-
-
-# ----- helpers (also used by test_runs.py) ------------------------------------------------
-def xlsx(header: list[str], *rows: list) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.append(header)
-    for row in rows:
-        ws.append(list(row))
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
-def card_url(card: dict) -> str:
-    return (card.get("card_action") or {}).get("url", "")
-
-
-def local(url: str) -> str:
-    assert url.startswith(BASE), url
-    return url[len(BASE):]
-
-
-async def upload(w, url: str, data: bytes, filename: str = "名单.xlsx") -> tuple[int, str]:
-    """Open the signed page from a card and submit one file, as a browser would."""
-    page = await w.client.get(local(url))
-    assert page.status == 200, await page.text()
-    form = FormData()
-    form.add_field("file", data, filename=filename, content_type="application/octet-stream")
-    resp = await w.client.post(local(url), data=form)
-    html = await resp.text()
-    await w.core.settle()
-    return resp.status, html
-
-
-def link_in(text: str, kind: str = "file") -> str:
-    m = re.search(rf"{re.escape(BASE)}/{kind}/\d+\?\S+", text)
-    assert m, text
-    return m.group(0)
-
-
-async def download(w, url: str) -> list[list]:
-    resp = await w.client.get(local(url))
-    assert resp.status == 200, await resp.text()
-    wb = load_workbook(io.BytesIO(await resp.read()))
-    return [list(r) for r in wb.active.iter_rows(values_only=True)]
-
-
-async def run_of(w, code: str) -> Run:
-    async with w.core.db.session() as s:
-        return (await s.execute(select(Run).where(Run.code == code).order_by(Run.id.desc()))).scalars().first()
-
-
-async def tasks_of(w, run_id: int, *, status: str | None = None) -> list[Task]:
-    async with w.core.db.session() as s:
-        q = select(Task).where(Task.run_id == run_id).order_by(Task.id)
-        if status:
-            q = q.where(Task.status == status)
-        return list((await s.execute(q)).scalars())
-
-
-def card_for(w, userid: str, task_id: int) -> dict:
-    """The latest card a person got for one task (buttons carry its id; upload links name it)."""
-    for card in reversed(w.cards(userid)):
-        keys = [b["key"] for b in card.get("button_list", [])]
-        if any(k.startswith((f"task:{task_id}:", f"fill:{task_id}")) for k in keys) or \
-                f"/upload/{task_id}?" in card_url(card):
-            return card
-    raise AssertionError(f"{userid} has no card for task {task_id}: {[c['main_title'] for c in w.cards(userid)]}")
-
-
-async def finish_office_tasks(w, run: Run, userid: str = OFFICE) -> None:
-    """教务处 taps 已完成 on each of its open 办理 cards of the run."""
-    for t in await tasks_of(w, run.id, status="open"):
-        if t.assignee == userid and t.kind == "task":
-            await w.click(userid, card_for(w, userid, t.id), "已完成")
-
-
-ABNORMAL = ["学号", "姓名", "班级", "异常类型", "说明"]
-WORKLOAD = ["工号", "姓名", "课程", "班级", "课时"]
-ATTENDANCE = ["工号", "姓名", "请假课时", "晚自习课时", "选修课课时"]
-MAKEUP = ["学号", "姓名", "班级", "系部", "科目"]
-EVALUATION = ["参评班级", "完成比率"]
+from models import AuditEntry, StoredFile
+from tests.support.files import ABNORMAL, ATTENDANCE, EVALUATION, JPEG, MAKEUP, WORKLOAD, xlsx
+from tests.support.flows import finish_office_tasks, run_of
+from tests.support.harness import card_text, card_url
+from tests.support.pages import download, link_in, local, upload
+from tests.support.people import COUNSELORS, OFFICE, SECRETARIES
 
 
 # ----- 1.1 三大注册: 异常信息学生名单 ------------------------------------------------------------
@@ -335,7 +247,7 @@ async def test_signup_numbers_must_agree_before_the_step_closes(wecom):
 
 async def test_form_is_restart_safe(wecom, wecom_settings, aiohttp_client):
     from bot.app import CORE, create_app
-    from tests.harness import WeComHarness
+    from tests.support.harness import WeComHarness
 
     w = wecom
     await w.say(OFFICE, "启动 2.2")  # 计算机等级考试: the form is its second step

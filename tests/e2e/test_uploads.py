@@ -10,26 +10,11 @@ from sqlalchemy import select
 
 from bot.links import signed_task_link
 from models import StoredFile, Task
-from tests.harness import card_text, card_url, local_path
-
-OFFICE = "wangjw"
-COUNSELORS = ("huangfd", "zhoujs", "tangwj", "panxl")
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
-
-
-async def start_registration(w):
-    await w.say(OFFICE, "启动 1.1")
-    assert "已启动" in w.last_text(OFFICE)
-    await w.click(OFFICE, w.last_card(OFFICE), "已完成")  # 拟定方案
-    await w.click(OFFICE, w.last_card(OFFICE), "已完成")  # 制作分班审核名单
-
-
-async def upload(w, url: str, name: str, data: bytes):
-    form = FormData()
-    form.add_field("file", data, filename=name, content_type="application/octet-stream")
-    resp = await w.client.post(local_path(url), data=form)
-    await w.core.settle()
-    return resp.status, await resp.text()
+from tests.support.files import PNG
+from tests.support.flows import start_registration
+from tests.support.harness import card_text, card_url, local_path
+from tests.support.pages import upload_named as upload
+from tests.support.people import COUNSELORS, OFFICE
 
 
 def xlsx(rows) -> bytes:

@@ -14,10 +14,11 @@ from sqlalchemy import func, select
 
 from bot.platforms.wecom.oauth import SESSION_COOKIE, STATE_COOKIE, safe_return_path
 from models import StoredFile
-from tests.harness import card_url
-from tests.test_adjust_class import HEAD, LEADER, OFFICE, OTHER_HEAD, SECRETARY_IT, TEACHER, fill_form
-from tests.test_uploads import PNG, start_registration
-from tests.wecom_helpers import AGENT_ID, CORP_ID
+from tests.support.files import PNG
+from tests.support.flows import fill_form, start_registration
+from tests.support.harness import card_url
+from tests.support.people import HEAD, LEADER, OFFICE_STAFF as OFFICE, OTHER_HEAD, SECRETARY_IT, TEACHER
+from tests.support.wecom_helpers import AGENT_ID, CORP_ID
 
 WXWORK_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
              "Mobile/15E148 wxwork/4.1.22 MicroMessenger/7.0.1 Language/zh")

@@ -8,14 +8,10 @@ from datetime import date
 
 import pytest
 
-from tests.harness import card_text, pin_today
+from tests.support.flows import fill_form
+from tests.support.harness import card_text, pin_today
+from tests.support.people import HEAD, LEADER, OFFICE_STAFF as OFFICE, OTHER_HEAD, SECRETARY_IT, TEACHER
 
-TEACHER = "sunlt"  # 孙丽婷, 机电工程系 任课教师
-HEAD = "chenzr"  # 陈志荣, 机电工程系 系部主任
-OTHER_HEAD = "xuhm"  # 徐慧敏, 信息工程系 系部主任
-LEADER = "zhaogm"  # 赵国民, 教务处分管领导
-OFFICE = ("wangjw", "liuyf")  # 教务处
-SECRETARY_IT = "guoyan"  # 郭燕, 信息工程系 教学秘书 (the class 计网2401 is theirs)
 TODAY = date(2026, 12, 3)  # a Thursday in 第13教学周 of the shipped 校历
 
 
@@ -24,23 +20,6 @@ def _fixed_today(request):
     """Dates typed below (12月3日, 12月4日) are read against a fixed today."""
     if "wecom" in request.fixturenames:
         pin_today(request.getfixturevalue("wecom").core, TODAY)
-
-
-async def fill_form(w, userid=TEACHER, kind="调课", class_name="计网2401"):
-    await w.say(userid, kind)
-    assert "课程" in w.last_text(userid)
-    await w.say(userid, "电工基础")
-    assert "班级" in w.last_text(userid)
-    await w.say(userid, class_name)
-    await w.say(userid, "12月3日 第3-4节")
-    await w.say(userid, "实训楼A301")
-    if kind == "调课":
-        await w.say(userid, "12月4日 第1-2节")
-        await w.say(userid, "不变")
-    await w.say(userid, "参加市级教学能力比赛")
-    summary = w.last_text(userid)
-    assert "请核对调停课申请" in summary and "电工基础" in summary
-    return summary
 
 
 async def test_full_path_approved(wecom):
@@ -158,7 +137,7 @@ async def test_form_validation_and_correction(wecom):
 
 async def test_restart_mid_form_resumes(wecom, wecom_settings, aiohttp_client):
     from bot.app import create_app
-    from tests.harness import WeComHarness
+    from tests.support.harness import WeComHarness
 
     w = wecom
     await w.say(TEACHER, "调课")

@@ -1,5 +1,5 @@
 """Drives the bot over the local chat's HTTP API (``campusbot demo``) with the
-same interface as :class:`tests.harness.WeComHarness`, so a test written for
+same interface as :class:`tests.support.harness.WeComHarness`, so a test written for
 WeCom runs unchanged in the local chat.
 
 Every action is a real post to ``/devchat/api/send|click|image|enter``; what
@@ -16,12 +16,10 @@ so drivers and assertions written against WeCom read them unchanged.
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
-import pytest
 from aiohttp import FormData
 
-from tests.harness import PhoneView, button_key
+from tests.support.harness import PhoneView, button_key
 
 PAGE = 200  # bot.platforms.devchat.api.PAGE: a poll answer this long may have more behind it
 
@@ -171,19 +169,3 @@ def _inbox_row(userid: str, m: dict) -> dict:
         return {"id": m["id"], "userid": userid, "msgtype": "template_card",
                 "content": card["main_title"]["title"], "card": card, "body": m}
     return {"id": m["id"], "userid": userid, "msgtype": m["kind"], "content": m["text"], "card": None, "body": m}
-
-
-@pytest.fixture
-async def devchat(aiohttp_client, tmp_path: Path) -> DevchatHarness:
-    """The app in demo mode over real HTTP, the demo directory imported, workers driven by the test."""
-    from bot.app import CORE, create_app
-    from bot.config import Settings
-    from bot.seed import seed_demo
-
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/d.db", data_dir=tmp_path / "data",
-                        public_url="http://campusbot.test")
-    app = create_app(settings, "demo", start_workers=False)
-    client = await aiohttp_client(app)
-    async with app[CORE].db.session() as s:
-        await seed_demo(s)
-    return DevchatHarness(client, app[CORE])

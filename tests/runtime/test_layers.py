@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("bot", "handlers", "workflow", "models")
 CONFIG = ROOT / ".importlinter"
 # The composition root: the only modules that may wire every tier together.

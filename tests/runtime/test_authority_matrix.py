@@ -22,9 +22,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Conversation, Run, StoredFile, Task
-from tests.test_adjust_class import fill_form
-from tests.test_data_steps import card_for, finish_office_tasks, run_of, tasks_of
-from tests.test_runs import act_on, run_of_id
+from tests.support.flows import act_on, card_for, fill_form, finish_office_tasks, run_of, run_of_id, tasks_of
 
 PEOPLE = {
     "教务处": "wangjw",  # starts and owns the office runs

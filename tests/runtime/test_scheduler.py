@@ -18,8 +18,8 @@ from bot.core import BotCore
 from bot.db import Database
 from bot.reminders.sender import CLAIM_TIMEOUT
 from models import Reminder, Run, Task
-from tests.harness import card_text
 from tests.support.clock import ManualClock
+from tests.support.harness import card_text
 from workflow.agenda import flow_for_label
 from workflow.registry import default_specs
 from workflow.spec import WorkflowSpec

@@ -19,7 +19,7 @@ from workflow.authoring.importer import dump_spec, import_handbook, parse_handbo
 from workflow.authoring.steps import split_flows
 from workflow.registry import load_spec_file, load_specs
 
-HANDBOOK = Path(__file__).resolve().parents[2] / "shared/handbook/handbook.txt"
+HANDBOOK = Path(__file__).resolve().parents[3] / "shared/handbook/handbook.txt"
 needs_handbook = pytest.mark.skipif(not HANDBOOK.exists(), reason=f"手册文本不在 {HANDBOOK}（共享目录未挂载）")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(args: list[str], tmp_path: Path, **env) -> subprocess.CompletedProcess:
@@ -121,7 +121,7 @@ def _free_port() -> int:
 
 
 def _serve_env(tmp_path: Path, port: int, **extra) -> dict:
-    from tests.wecom_helpers import AES_KEY, CORP_ID, TOKEN
+    from tests.support.wecom_helpers import AES_KEY, CORP_ID, TOKEN
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPUSBOT_")}
     env.update({
@@ -194,7 +194,7 @@ def test_serve_answers_wecom_url_verification_and_logs_no_query_strings(tmp_path
     import urllib.request
     from urllib.parse import urlencode
 
-    from tests.wecom_helpers import VERIFY_URL, VERIFY_URL_PLAIN
+    from tests.support.wecom_helpers import VERIFY_URL, VERIFY_URL_PLAIN
 
     port = _free_port()
     with Server(["serve"], tmp_path, _serve_env(tmp_path, port), port) as server:

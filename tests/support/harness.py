@@ -6,8 +6,8 @@ import itertools
 import time
 import uuid
 
-from tests.fakewecom import FakeWeCom
-from tests.wecom_helpers import enter_agent_xml, image_xml, signed_post, template_card_event_xml, text_xml
+from tests.support.fakewecom import FakeWeCom
+from tests.support.wecom_helpers import enter_agent_xml, image_xml, signed_post, template_card_event_xml, text_xml
 
 _msg_ids = itertools.count(int(time.time()) * 1000)
 

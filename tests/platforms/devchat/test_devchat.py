@@ -17,27 +17,11 @@ from bot.outbound import Button, Card, OutboundMessage
 from bot.platforms.devchat import DevchatSender
 from bot.platforms.devchat.models import DevchatMessage
 from models import Inbound, Person
+from tests.support.people import HEAD, TEACHER, seed
 
-TEACHER = "sunlt"  # 孙丽婷, 机电工程系 任课教师
-HEAD = "chenzr"  # 陈志荣, 机电工程系 系部主任
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
        b"\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa75\x81\x84\x00\x00\x00\x00IEND\xaeB`\x82")
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-async def seed(core) -> None:
-    """The demo directory when the seed module exists, else a few people by hand."""
-    async with core.db.session() as s:
-        try:
-            from bot.seed import seed_demo
-        except ImportError:
-            s.add_all([
-                Person(userid=TEACHER, name="孙丽婷", department="机电工程系", roles_text="任课教师"),
-                Person(userid=HEAD, name="陈志荣", department="机电工程系", roles_text="系部主任;任课教师"),
-                Person(userid="wangjw", name="王建伟", department="教务处", roles_text="教务处"),
-            ])
-        else:
-            await seed_demo(s)
 
 
 class Phone:

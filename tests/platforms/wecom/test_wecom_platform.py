@@ -31,8 +31,8 @@ from bot.platforms.wecom import (
 )
 from bot.platforms.wecom.cards import TEXT_MAX_BYTES, truncate_utf8
 from bot.platforms.wecom.crypto import compute_signature
-from tests import wecom_helpers as h
-from tests.fakewecom import GETTOKEN, MEDIA_GET, SEND, UPDATE_CARD, FakeWeCom, http
+from tests.support import wecom_helpers as h
+from tests.support.fakewecom import GETTOKEN, MEDIA_GET, SEND, UPDATE_CARD, FakeWeCom, http
 
 PATH = "/wecom/callback"
 

@@ -10,62 +10,17 @@ import time
 import pytest
 from sqlalchemy import select
 
-from bot.composition import build_hooks
 from workflow.registry import default_specs
 from models import AuditEntry, Run
-from tests.devchat_harness import devchat  # noqa: F401 - fixture
-from tests.harness import card_text
-from tests.test_data_steps import (
-    JPEG, OFFICE, SECRETARIES, card_for, card_url, finish_office_tasks, run_of, tasks_of, upload, xlsx,
-)
+from tests.support.files import JPEG, xlsx
+from tests.support.flows import act_on, fill_form, finish_office_tasks, run_of, run_of_id, tasks_of
+from tests.support.harness import card_text, card_url
+from tests.support.pages import upload
+from tests.support.people import OFFICE, SECRETARIES
 
 # ----- walking a run the way its people would ------------------------------------------------------
-SAMPLE = {
-    "学号": "2024001", "姓名": "张三", "班级": "机电2401", "异常类型": "休学", "说明": "因病休学", "工号": "sunlt",
-    "课程": "电工基础", "课时": 16, "请假课时": 0, "晚自习课时": 4, "选修课课时": 2, "参评班级": "机电2401",
-    "完成比率": "95%", "系部": "机电工程系", "科目": "高等数学",
-}
-FORM_ANSWERS = {"exam_signup_count": ["40", "40", "确认"]}
 # Who starts a flow when 教务处 cannot: flows about one 系部's own request.
 STARTERS = {("1.4", "main"): "sunlt", ("2.11", "fault"): "linms", ("2.11", "temp_use"): "linms"}
-
-
-def valid_file(step, task) -> tuple[bytes, str]:
-    """A file the step accepts: its spreadsheet with every column filled, else a document or photo."""
-    columns = list(step.columns or [])
-    if task.kind == "upload" and step.kind != "upload":  # 教务处's list in a list-check step
-        columns = list(build_hooks().get(step.handler).columns)
-    if columns:
-        return xlsx(columns, [SAMPLE.get(c, "示例") for c in columns]), "表格.xlsx"
-    accept = step.accept or ["pdf"]
-    if "pdf" in accept:
-        return b"%PDF-1.4\n% sample\n", "材料.pdf"
-    if "image" in accept:
-        return JPEG, "照片.jpg"
-    if "xlsx" in accept:
-        return xlsx(["内容"], ["示例"]), "材料.xlsx"
-    return b"PK\x03\x04 sample document", "材料.docx"
-
-
-async def act_on(w, run: Run, task) -> bool:
-    """Do what the task's card asks; False when the person has no card to act on yet."""
-    step = w.core.engine.steps(run)[task.step_index]
-    try:
-        card = card_for(w, task.assignee, task.id)
-    except AssertionError:
-        return False
-    buttons = [b["text"] for b in card.get("button_list", [])]
-    if not buttons:
-        data, name = valid_file(step, task)
-        status, html = await upload(w, card_url(card), data, name)
-        assert status == 200, (run.code, step.id, html)
-    elif buttons[0] == "填写":
-        await w.click(task.assignee, card, "填写")
-        for answer in FORM_ANSWERS[step.form]:
-            await w.say(task.assignee, answer)
-    else:
-        await w.click(task.assignee, card, buttons[0])  # the positive button comes first
-    return True
 
 
 async def walk(w, run: Run, *, limit: int = 60) -> Run:
@@ -78,11 +33,6 @@ async def walk(w, run: Run, *, limit: int = 60) -> Run:
             acted = await act_on(w, run, task) or acted
         assert acted, f"{run.code} {run.flow_id}: nobody can act at step {run.step_index + 1}"
     raise AssertionError(f"{run.code} did not finish")
-
-
-async def run_of_id(w, run_id: int) -> Run:
-    async with w.core.db.session() as s:
-        return await s.get(Run, run_id)
 
 
 def all_flows():
@@ -106,8 +56,6 @@ async def start_and_walk(w, code: str, flow_id: str) -> None:
     spec = w.core.specs[code]
     starter = STARTERS.get((code, flow_id), OFFICE)
     if spec.start_form == "adjust_class":
-        from tests.test_adjust_class import fill_form
-
         await fill_form(w, starter)
         await w.say(starter, "确认")
     else:
@@ -223,7 +171,7 @@ async def test_missing_department_remind_reassign_skip(wecom):
 # ----- restart, several runs ----------------------------------------------------------------------------
 async def test_restart_mid_run_continues(wecom, wecom_settings, aiohttp_client):
     from bot.app import CORE, create_app
-    from tests.harness import WeComHarness
+    from tests.support.harness import WeComHarness
 
     w = wecom
     await w.say(OFFICE, "启动 4.7")

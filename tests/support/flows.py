@@ -1,0 +1,117 @@
+"""Driving a workflow as its people would: the 调停课 form, the start of 1.1, the
+runs and tasks behind the cards, and acting on whatever a task's card asks."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.composition import build_hooks
+from models import Run, Task
+from tests.support.files import JPEG, xlsx
+from tests.support.harness import card_url
+from tests.support.pages import upload
+from tests.support.people import OFFICE, TEACHER
+
+
+async def fill_form(w, userid=TEACHER, kind="调课", class_name="计网2401"):
+    await w.say(userid, kind)
+    assert "课程" in w.last_text(userid)
+    await w.say(userid, "电工基础")
+    assert "班级" in w.last_text(userid)
+    await w.say(userid, class_name)
+    await w.say(userid, "12月3日 第3-4节")
+    await w.say(userid, "实训楼A301")
+    if kind == "调课":
+        await w.say(userid, "12月4日 第1-2节")
+        await w.say(userid, "不变")
+    await w.say(userid, "参加市级教学能力比赛")
+    summary = w.last_text(userid)
+    assert "请核对调停课申请" in summary and "电工基础" in summary
+    return summary
+
+
+async def start_registration(w):
+    await w.say(OFFICE, "启动 1.1")
+    assert "已启动" in w.last_text(OFFICE)
+    await w.click(OFFICE, w.last_card(OFFICE), "已完成")  # 拟定方案
+    await w.click(OFFICE, w.last_card(OFFICE), "已完成")  # 制作分班审核名单
+
+
+async def run_of(w, code: str) -> Run:
+    async with w.core.db.session() as s:
+        return (await s.execute(select(Run).where(Run.code == code).order_by(Run.id.desc()))).scalars().first()
+
+
+async def tasks_of(w, run_id: int, *, status: str | None = None) -> list[Task]:
+    async with w.core.db.session() as s:
+        q = select(Task).where(Task.run_id == run_id).order_by(Task.id)
+        if status:
+            q = q.where(Task.status == status)
+        return list((await s.execute(q)).scalars())
+
+
+def card_for(w, userid: str, task_id: int) -> dict:
+    """The latest card a person got for one task (buttons carry its id; upload links name it)."""
+    for card in reversed(w.cards(userid)):
+        keys = [b["key"] for b in card.get("button_list", [])]
+        if any(k.startswith((f"task:{task_id}:", f"fill:{task_id}")) for k in keys) or \
+                f"/upload/{task_id}?" in card_url(card):
+            return card
+    raise AssertionError(f"{userid} has no card for task {task_id}: {[c['main_title'] for c in w.cards(userid)]}")
+
+
+async def finish_office_tasks(w, run: Run, userid: str = OFFICE) -> None:
+    """教务处 taps 已完成 on each of its open 办理 cards of the run."""
+    for t in await tasks_of(w, run.id, status="open"):
+        if t.assignee == userid and t.kind == "task":
+            await w.click(userid, card_for(w, userid, t.id), "已完成")
+
+
+SAMPLE = {
+    "学号": "2024001", "姓名": "张三", "班级": "机电2401", "异常类型": "休学", "说明": "因病休学", "工号": "sunlt",
+    "课程": "电工基础", "课时": 16, "请假课时": 0, "晚自习课时": 4, "选修课课时": 2, "参评班级": "机电2401",
+    "完成比率": "95%", "系部": "机电工程系", "科目": "高等数学",
+}
+FORM_ANSWERS = {"exam_signup_count": ["40", "40", "确认"]}
+
+
+def valid_file(step, task) -> tuple[bytes, str]:
+    """A file the step accepts: its spreadsheet with every column filled, else a document or photo."""
+    columns = list(step.columns or [])
+    if task.kind == "upload" and step.kind != "upload":  # 教务处's list in a list-check step
+        columns = list(build_hooks().get(step.handler).columns)
+    if columns:
+        return xlsx(columns, [SAMPLE.get(c, "示例") for c in columns]), "表格.xlsx"
+    accept = step.accept or ["pdf"]
+    if "pdf" in accept:
+        return b"%PDF-1.4\n% sample\n", "材料.pdf"
+    if "image" in accept:
+        return JPEG, "照片.jpg"
+    if "xlsx" in accept:
+        return xlsx(["内容"], ["示例"]), "材料.xlsx"
+    return b"PK\x03\x04 sample document", "材料.docx"
+
+
+async def act_on(w, run: Run, task) -> bool:
+    """Do what the task's card asks; False when the person has no card to act on yet."""
+    step = w.core.engine.steps(run)[task.step_index]
+    try:
+        card = card_for(w, task.assignee, task.id)
+    except AssertionError:
+        return False
+    buttons = [b["text"] for b in card.get("button_list", [])]
+    if not buttons:
+        data, name = valid_file(step, task)
+        status, html = await upload(w, card_url(card), data, name)
+        assert status == 200, (run.code, step.id, html)
+    elif buttons[0] == "填写":
+        await w.click(task.assignee, card, "填写")
+        for answer in FORM_ANSWERS[step.form]:
+            await w.say(task.assignee, answer)
+    else:
+        await w.click(task.assignee, card, buttons[0])  # the positive button comes first
+    return True
+
+
+async def run_of_id(w, run_id: int) -> Run:
+    async with w.core.db.session() as s:
+        return await s.get(Run, run_id)
