@@ -30,6 +30,7 @@ def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[
 
     ``serve`` needs ``CAMPUSBOT_SECRET_KEY``; the demo keeps a random one in its data folder."""
     from bot import file_pages, pages
+    from bot.console import setup_console
 
     if not settings.secret_key:
         if mode != "demo":
@@ -88,9 +89,12 @@ def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[
             return await make_media_fetcher(app[WECOM_CLIENT], settings.data_dir / "files")(media_id)
 
         setup_wecom_routes(app, settings, core.accept, fetch_media)
-        _setup_oauth(app, core, http)
+        exchange = _setup_oauth(app, core, http)
+    else:
+        exchange = None
     if mode == "demo":
         setup_devchat_routes(app, core)
+    setup_console(app, core, demo=mode == "demo", exchange=exchange)
     pages.setup_routes(app, core)
     file_pages.setup_file_routes(app, core)
     app.router.add_get("/healthz", _health)
@@ -101,8 +105,9 @@ async def _health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def _setup_oauth(app: web.Application, core: BotCore, http: dict[str, ClientSession]) -> None:
-    """WeCom's return from identifying a page's visitor (see bot/platforms/wecom/oauth.py)."""
+def _setup_oauth(app: web.Application, core: BotCore, http: dict[str, ClientSession]):
+    """WeCom's return from identifying a page's visitor (see bot/platforms/wecom/oauth.py);
+    returns the code exchange (``auth/getuserinfo``), which the console's 扫码登录 shares."""
     from bot.page_access import message
     from bot.platforms.wecom.oauth import setup_oauth_routes, userid_for_code
 
@@ -113,6 +118,7 @@ def _setup_oauth(app: web.Application, core: BotCore, http: dict[str, ClientSess
 
     setup_oauth_routes(app, settings, exchange, lambda name, status: message(core, name, status),
                        secure=settings.public_url.startswith("https://"))
+    return exchange
 
 
 class PathOnlyAccessLogger(AbstractAccessLogger):
