@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from bot.core import BotCore
 
 WEEKDAYS = "一二三四五六日"
+RUN_WIDE = {"start", "remind", "skip", "close", "done", "rejected", "cancelled", "withdraw"}
 
 
 def term_of(cal, today: date):
@@ -127,6 +128,9 @@ async def run_detail(s: AsyncSession, core: "BotCore", viewer: Viewer, run: Run)
     files = (await s.execute(fq)).scalars().all()
     audit = (await s.execute(select(AuditEntry).where(AuditEntry.run_id == run.id)
                              .order_by(AuditEntry.at, AuditEntry.id))).scalars().all()
+    if viewer.department is not None:  # their 系部's tasks, and what happened to the run as a whole
+        mine = {t.id for t in tasks}
+        audit = [a for a in audit if a.task_id in mine or (a.task_id is None and a.action in RUN_WIDE)]
     who = await directory.names(s, [t.assignee for t in tasks] + [t.acted_by for t in tasks] +
                                 [f.userid for f in files] + [a.actor for a in audit] + [run.started_by])
     now = core.clock()

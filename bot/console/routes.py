@@ -6,6 +6,7 @@ writes the audit row; console-only acts (login, downloads) are audited here.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Awaitable, Callable
 
@@ -25,6 +26,12 @@ from models import Person, Run, StoredFile, Task
 
 if TYPE_CHECKING:
     from bot.core import BotCore
+
+class _Refused(Exception):
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
 
 Exchange = Callable[[str], Awaitable[str | None]]
 
@@ -131,9 +138,10 @@ class _Routes:
             return self.c.back("/console", self.c.note("pick_flow", spec=spec), ok=False)
         try:
             async with self.core.db.session() as s:
-                run = await self.core.engine.start_run(s, spec, viewer.person, flow_id=flow)
-        except EngineError as exc:
-            return self.c.back("/console", self.core.renderer.text(exc.template, **exc.values), ok=False)
+                with self._refusals():
+                    run = await self.core.engine.start_run(s, spec, viewer.person, flow_id=flow)
+        except _Refused as exc:
+            return self.c.back("/console", exc.text, ok=False)
         self.core.after_commit()
         return self.c.back(f"/console/runs/{run.id}", self.c.note("started", run=run))
 
@@ -174,23 +182,24 @@ class _Routes:
             return self.c.back(here, self.c.note("need_reason"), ok=False)
         try:
             async with self.core.db.session() as s:
-                run = await self._run(s, request)
-                if run is None:
-                    return self.c.message("run_missing", 404)
-                if action == "remind":
-                    if run.status != "open":
-                        return self.c.back(here, self.c.note("not_open", run=run), ok=False)
-                    tasks = await self.core.engine.remind(s, run, viewer.person)
-                    names = await directory.names(s, [t.assignee for t in tasks])
-                    note = self.c.note("reminded", names=sorted(set(names.values())))
-                elif action == "skip":
-                    step = await self.core.engine.skip_step(s, run, viewer.person, reason)
-                    note = self.c.note("skipped", step=step) if step else self.c.note("not_open", run=run)
-                else:
-                    await self.core.engine.close(s, run, viewer.person, reason)
-                    note = self.c.note("closed", run=run)
-        except EngineError as exc:
-            return self.c.back(here, self.core.renderer.text(exc.template, **exc.values), ok=False)
+                with self._refusals():
+                    run = await self._run(s, request)
+                    if run is None:
+                        return self.c.message("run_missing", 404)
+                    if action == "remind":
+                        if run.status != "open":
+                            return self.c.back(here, self.c.note("not_open", run=run), ok=False)
+                        tasks = await self.core.engine.remind(s, run, viewer.person)
+                        names = await directory.names(s, [t.assignee for t in tasks])
+                        note = self.c.note("reminded", names=sorted(set(names.values())))
+                    elif action == "skip":
+                        step = await self.core.engine.skip_step(s, run, viewer.person, reason)
+                        note = self.c.note("skipped", step=step) if step else self.c.note("not_open", run=run)
+                    else:
+                        await self.core.engine.close(s, run, viewer.person, reason)
+                        note = self.c.note("closed", run=run)
+        except _Refused as exc:
+            return self.c.back(here, exc.text, ok=False)
         self.core.after_commit()
         return self.c.back(here, note)
 
@@ -199,19 +208,21 @@ class _Routes:
         if isinstance(viewer, web.Response):
             return viewer
         name, reason = str(form.get("name", "")).strip(), str(form.get("reason", "")).strip()[:200]
+        here = "/console"
         try:
             async with self.core.db.session() as s:
-                task = await s.get(Task, int(request.match_info["task_id"]))
-                run = await s.get(Run, task.run_id) if task else None
-                if task is None or run is None or run.code not in self.core.specs:
-                    return self.c.message("run_missing", 404)
-                here = f"/console/runs/{run.id}"
-                new = await directory.find_person(s, name) if name else None
-                if new is None or len(reason) < 2:
-                    return self.c.back(here, self.c.note("reassign_usage", name=name), ok=False)
-                ok = await self.core.engine.reassign(s, task, new, viewer.person, reason)
-        except EngineError as exc:
-            return self.c.back(here, self.core.renderer.text(exc.template, **exc.values), ok=False)
+                with self._refusals():
+                    task = await s.get(Task, int(request.match_info["task_id"]))
+                    run = await s.get(Run, task.run_id) if task else None
+                    if task is None or run is None or run.code not in self.core.specs:
+                        return self.c.message("run_missing", 404)
+                    here = f"/console/runs/{run.id}"
+                    new = await directory.find_person(s, name) if name else None
+                    if new is None or len(reason) < 2:
+                        return self.c.back(here, self.c.note("reassign_usage", name=name), ok=False)
+                    ok = await self.core.engine.reassign(s, task, new, viewer.person, reason)
+        except _Refused as exc:
+            return self.c.back(here, exc.text, ok=False)
         self.core.after_commit()
         return self.c.back(here, self.c.note("reassigned" if ok else "stale", new=new, task=task))
 
@@ -250,6 +261,14 @@ class _Routes:
         return file_response(str(target), f"{run.record_no or run.id}.zip", "application/zip")
 
     # -- helpers ----------------------------------------------------------------------------------
+    @contextmanager
+    def _refusals(self):
+        """An engine refusal, worded while its values are still bound to the session, then rolled back."""
+        try:
+            yield
+        except EngineError as exc:
+            raise _Refused(self.core.renderer.text(exc.template, **exc.values)) from exc
+
     async def _acting(self, request: web.Request):
         """A POST by 教务处 staff with a valid CSRF token: (viewer, form), or (refusal, None)."""
         if not await self.c.csrf_ok(request):

@@ -81,14 +81,14 @@ class Console:
             response.del_cookie(FLASH_COOKIE, path="/console")
         return response
 
-    def message(self, name: str, status: int, **values) -> web.Response:
-        title = self.core.renderer.macro(TEXTS, f"{name}_title", **values)
-        text = self.core.renderer.macro(TEXTS, f"{name}_text", **values)
+    def message(self, which: str, status: int, **values) -> web.Response:
+        title = self.core.renderer.macro(TEXTS, f"{which}_title", **values)
+        text = self.core.renderer.macro(TEXTS, f"{which}_text", **values)
         return web.Response(text=self.core.renderer.page("console/message.html", title=title, text=text),
                             content_type="text/html", status=status, headers={"Cache-Control": "no-store"})
 
-    def note(self, name: str, **values) -> str:
-        return self.core.renderer.macro(TEXTS, name, **values)
+    def note(self, which: str, **values) -> str:
+        return self.core.renderer.macro(TEXTS, which, **values)
 
     def back(self, location: str, text: str, ok: bool = True) -> web.Response:
         """After a POST: back to the page (303), carrying one signed line to show there."""
