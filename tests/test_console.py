@@ -235,3 +235,48 @@ async def test_reassign_skip_and_close_follow_the_authority_rules(wecom, browser
     async with w.core.db.session() as s:
         assert (await s.get(Run, run_id)).status == "done"
     assert (await audit_rows(w.core, "close"))[-1].actor == OFFICE
+
+
+# --- 调停课汇总 ---------------------------------------------------------------------------------------
+
+
+async def test_adjust_summary_counts_per_teacher_and_exports_inert_xlsx(wecom, browsers):
+    from openpyxl import load_workbook
+
+    from tests.harness import pin_today
+    from tests.test_adjust_class import TODAY, fill_form
+
+    w = wecom
+    pin_today(w.core, TODAY)
+    for kind in ("调课", "调课", "停课"):
+        await fill_form(w, kind=kind)
+        await w.say(TEACHER, "确认")
+        assert "已提交" in w.last_text(TEACHER)
+    await w.say("luoxy", "停课")  # 罗晓燕, typing a formula where the course goes
+    for answer in ("=HYPERLINK(\"http://x\")", "计网2401", "12月3日 第5-6节", "实训楼B201", "生病请假"):
+        await w.say("luoxy", answer)
+    await w.say("luoxy", "确认")
+
+    b = browsers(OFFICE, PLAIN_UA)
+    await qr_login(b)
+    status, html = await b.open("/console/adjust?week=13")
+    assert status == 200
+    teachers = re.search(r'id="teachers">.*?</table>', html, re.S).group(0)
+    assert "<td>孙丽婷</td><td>信息工程系</td><td>2</td><td>1</td><td>0</td><td>3</td>" in teachers
+    assert "<td>罗晓燕</td><td>信息工程系</td><td>0</td><td>1</td><td>0</td><td>1</td>" in teachers
+    status, html = await b.open("/console/adjust?week=12")
+    assert "明细（0 条）" in html
+    status, html = await b.open("/console/adjust?teacher=罗晓燕")
+    assert "明细（1 条）" in html
+
+    async with b.session.get(b.site + "/console/adjust.xlsx?week=13") as resp:
+        assert resp.status == 200 and "attachment" in resp.headers["Content-Disposition"]
+        body = await resp.read()
+    wb = load_workbook(io.BytesIO(body))
+    listing, counts = wb.worksheets
+    rows = [[c.value for c in r] for r in listing.iter_rows()]
+    assert rows[0][:4] == ["记录号", "教师", "系部", "类型"] and len(rows) == 5
+    formula = next(r for r in rows if r[1] == "罗晓燕")
+    assert formula[4] == "'=HYPERLINK(\"http://x\")" and listing.cell(5, 5).data_type == "s"
+    assert ["孙丽婷", "信息工程系", "2", "1", "0", "3"] in [[c.value for c in r] for r in counts.iter_rows()]
+    assert (await audit_rows(w.core, "console_export"))[-1].actor == OFFICE
