@@ -280,3 +280,25 @@ async def test_adjust_summary_counts_per_teacher_and_exports_inert_xlsx(wecom, b
     assert formula[4] == "'=HYPERLINK(\"http://x\")" and listing.cell(5, 5).data_type == "s"
     assert ["孙丽婷", "信息工程系", "2", "1", "0", "3"] in [[c.value for c in r] for r in counts.iter_rows()]
     assert (await audit_rows(w.core, "console_export"))[-1].actor == OFFICE
+
+
+async def test_audit_log_page_searches_by_person_run_and_day(wecom, browsers):
+    w = wecom
+    b = browsers(OFFICE, PLAIN_UA)
+    await qr_login(b)
+    run_id = await start_from_console(w, b)
+    await post(b, f"/console/runs/{run_id}/remind", {}, f"/console/runs/{run_id}")
+    status, html = await b.open("/console/audit?person=王建伟&run=三大注册")
+    rows = re.findall(r"<tr><td>.*?</tr>", re.search(r'id="audit">.*?</table>', html, re.S).group(0), re.S)
+    assert status == 200 and rows and all("王建伟" in r and "三大注册" in r for r in rows)
+    assert any("催办" in r for r in rows) and any("启动" in r for r in rows)
+    today = w.core.reminders.hours.today(w.core.clock()).isoformat()
+    status, html = await b.open(f"/console/audit?day={today}")
+    assert "登录工作台" in html
+    status, html = await b.open("/console/audit?day=2020-01-01")
+    assert "没有找到记录" in html
+    status, html = await b.open("/console/audit?day=昨天")
+    assert status == 200 and "日期看不懂" in html
+    sec = browsers(SECRETARY_IT, WXWORK_UA)
+    status, html = await sec.open("/console/audit")
+    assert status == 403 and "只供教务处查看" in html

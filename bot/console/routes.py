@@ -16,6 +16,7 @@ from sqlalchemy import select
 from bot import directory
 from bot.console import queries
 from bot.console.adjust import add_adjust_routes
+from bot.console.audit_log import add_audit_routes
 from bot.console.auth import QR_RETURN, qr_login_redirect, qr_state_ok, viewer_for
 from bot.console.files import build_zip, entry_name
 from bot.console.web import LOGIN_PATH, Console
@@ -56,6 +57,7 @@ def setup_console(app: web.Application, core: "BotCore", *, demo: bool, exchange
     app.router.add_get("/console/files/{file_id:\\d+}", r.download)
     app.router.add_get("/console/runs/{run_id:\\d+}/files.zip", r.download_zip)
     add_adjust_routes(app, console)
+    add_audit_routes(app, console)
 
 
 class _Routes:
