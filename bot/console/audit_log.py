@@ -39,11 +39,12 @@ def add_audit_routes(app: web.Application, console: "Console") -> None:
                 stmt = stmt.where(AuditEntry.at >= start, AuditEntry.at < start + timedelta(days=1))
         async with core.db.session() as s:
             if q["person"]:
-                ids = (await s.execute(select(Person.userid).where(
-                    or_(Person.name.contains(q["person"], autoescape=True), Person.userid == q["person"])))).scalars().all()
+                named = or_(Person.name.contains(q["person"], autoescape=True), Person.userid == q["person"])
+                ids = (await s.execute(select(Person.userid).where(named))).scalars().all()
                 stmt = stmt.where(AuditEntry.actor.in_(list(ids) or [q["person"]]))
             if q["run"]:
-                runs = select(Run.id).where(or_(Run.record_no == q["run"], Run.title.contains(q["run"], autoescape=True)))
+                runs = select(Run.id).where(or_(Run.record_no == q["run"],
+                                                Run.title.contains(q["run"], autoescape=True)))
                 stmt = stmt.where(AuditEntry.run_id.in_(runs))
             rows = (await s.execute(stmt)).scalars().all()
             run_ids = {r.run_id for r in rows if r.run_id}
