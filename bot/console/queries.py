@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import directory
 from bot.console.auth import Viewer
-from bot.reminders.queries import run_for_window
+from bot.engine import CLOSED
 from models import AuditEntry, Run, StoredFile, Task
 from workflow.agenda import week_windows, windows_in
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from bot.core import BotCore
 
 WEEKDAYS = "一二三四五六日"
+OVERDUE_SHOWN = 100  # rows of the 逾期 table; the 催办 button covers them all
 RUN_WIDE = {"start", "remind", "skip", "close", "done", "rejected", "cancelled", "withdraw"}
 
 
@@ -57,53 +58,78 @@ async def overview(s: AsyncSession, core: "BotCore", viewer: Viewer) -> dict:
     for w in items:
         index = min(max((w.start - sem.start).days // 7, 0), sem.weeks - 1)
         weeks[index]["items"].append(w)
+    open_now = [w for w in items if w.start <= today <= w.end]
+    since = {w: hours.utc(datetime.combine(w.start, time())) for w in open_now}
+    started = (await s.execute(select(Run).where(Run.code.in_({w.code for w in open_now}),
+                                                  Run.created_at >= min(since.values(), default=now),
+                                                  Run.status != "cancelled").order_by(Run.id.desc()))).scalars().all()
     due = []
-    for w in items:
-        if w.start <= today <= w.end:
-            run = await run_for_window(s, w.code, hours.utc(datetime.combine(w.start, time())))
-            startable = viewer.is_office and core.engine.may_start(viewer.person, w.spec) \
-                and not w.spec.start_form
-            due.append({"window": w, "run": run, "startable": startable})
+    for w in open_now:  # the window's run: one of its code started since it opened (as run_for_window)
+        run = next((r for r in started if r.code == w.code and r.created_at >= since[w]), None)
+        startable = viewer.is_office and core.engine.may_start(viewer.person, w.spec) and not w.spec.start_form
+        due.append({"window": w, "run": run, "startable": startable})
     next_monday = today - timedelta(days=today.weekday()) + timedelta(days=7)
     next_week = [w for w in week_windows(core.specs, cal, next_monday) if w.start >= next_monday]
     runs = await open_runs(s, core, viewer)
     overdue = await overdue_tasks(s, core, viewer, now)
     return dict(term=sem, today=today, weeks=weeks, due=due, next_week=next_week, next_monday=next_monday,
-                runs=runs, overdue=overdue, chart=state_chart(runs))
+                runs=runs, overdue=overdue, overdue_shown=OVERDUE_SHOWN, chart=state_chart(runs))
 
 
 async def open_runs(s: AsyncSession, core: "BotCore", viewer: Viewer) -> list[dict]:
-    """Each open run with its current step's done/total per 系部 (a group is done when closed)."""
+    """Each open run with its current step's done/total per 系部, read in one query for all runs.
+
+    A group (a 系部, or a person for individual duties) is done as in ``Engine.progress``: one of its
+    tasks closed (done or skipped)."""
     runs = (await s.execute(select(Run).where(Run.status == "open", Run.code.in_(list(core.specs)))
                             .order_by(Run.id))).scalars().all()
+    tq = (select(Task.run_id, Task.step_index, Task.group, Task.department, Task.status, Task.due_at)
+          .join(Run, Run.id == Task.run_id)
+          .where(Run.status == "open", Task.step_index == Run.step_index))
+    if viewer.department is not None:
+        tq = tq.where(Task.department == viewer.department)
+    now = core.clock()
+    groups: dict[int, dict[str, dict]] = defaultdict(dict)
+    for run_id, _, group, dept, status, due_at in (await s.execute(tq)).all():
+        g = groups[run_id].setdefault(group, {"department": dept or group, "state": "open"})
+        if status in CLOSED:
+            g["state"] = "done"
+        elif status == "open" and due_at is not None and due_at < now and g["state"] == "open":
+            g["state"] = "overdue"
     out = []
     for run in runs:
-        steps = await core.engine.progress(s, run)
-        current = steps[run.step_index] if run.step_index < len(steps) else None
-        groups = [g for g in (current["groups"] if current else []) if viewer.sees(g["department"])]
-        if viewer.department is not None and not groups:
+        mine = list(groups.get(run.id, {}).values())
+        if viewer.department is not None and not mine:
             continue
         per_dept: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        for g in groups:
+        for g in mine:
             per_dept[g["department"]][1] += 1
             per_dept[g["department"]][0] += g["state"] == "done"
-        done = sum(1 for g in groups if g["state"] == "done")
-        out.append(dict(run=run, step=current["step"] if current else None, done=done, total=len(groups),
-                        overdue=sum(1 for g in groups if g["state"] == "overdue"),
+        out.append(dict(run=run, step=core.engine.current_step(run), total=len(mine),
+                        done=sum(1 for g in mine if g["state"] == "done"),
+                        overdue=sum(1 for g in mine if g["state"] == "overdue"),
                         departments=[dict(name=k, done=v[0], total=v[1]) for k, v in sorted(per_dept.items())]))
     return out
 
 
 async def overdue_tasks(s: AsyncSession, core: "BotCore", viewer: Viewer, now: datetime) -> list[dict]:
-    q = (select(Task, Run).join(Run, Run.id == Task.run_id)
+    """Open tasks past due on open runs, oldest first: plain columns, no ORM objects (a term has hundreds)."""
+    q = (select(Task.id, Task.step_index, Task.department, Task.assignee, Task.due_at, Run.id, Run.code,
+                Run.flow_id, Run.title)
+         .join(Run, Run.id == Task.run_id)
          .where(Task.status == "open", Task.due_at < now, Run.status == "open", Run.code.in_(list(core.specs)))
          .order_by(Task.due_at, Task.id))
     if viewer.department is not None:
         q = q.where(Task.department == viewer.department)
     rows = (await s.execute(q)).all()
-    who = await directory.names(s, [t.assignee for t, _ in rows])
-    return [dict(task=t, run=r, step=core.engine.steps(r)[t.step_index], name=who.get(t.assignee, t.assignee))
-            for t, r in rows]
+    who = await directory.names(s, {r[3] for r in rows})
+    out = []
+    for task_id, step_index, dept, assignee, due_at, run_id, code, flow_id, title in rows:
+        steps = core.specs[code].flow(flow_id).steps
+        out.append(dict(task_id=task_id, department=dept, due_at=due_at, run_id=run_id, run_title=title,
+                        step=steps[step_index].title if step_index < len(steps) else "",
+                        name=who.get(assignee, assignee)))
+    return out
 
 
 def state_chart(runs: list[dict]) -> list[dict]:

@@ -156,12 +156,12 @@ class _Routes:
             return viewer
         async with self.core.db.session() as s:
             late = await queries.overdue_tasks(s, self.core, viewer, self.core.clock())
-            runs = {item["run"].id: item["run"] for item in late}
+            run_ids = sorted({item["run_id"] for item in late})
             people = 0
-            for run in runs.values():
-                people += len(await self.core.engine.remind(s, run, viewer.person))
+            for run_id in run_ids:
+                people += len(await self.core.engine.remind(s, await s.get(Run, run_id), viewer.person))
         self.core.after_commit()
-        return self.c.back("/console", self.c.note("reminded_overdue", runs=len(runs), tasks=people))
+        return self.c.back("/console", self.c.note("reminded_overdue", runs=len(run_ids), tasks=people))
 
     # -- the run page --------------------------------------------------------------------------
     async def run_page(self, request: web.Request) -> web.Response:
