@@ -302,3 +302,28 @@ async def test_audit_log_page_searches_by_person_run_and_day(wecom, browsers):
     sec = browsers(SECRETARY_IT, WXWORK_UA)
     status, html = await sec.open("/console/audit")
     assert status == 403 and "只供教务处查看" in html
+
+
+async def test_notice_confirmations_are_listed_and_exported(wecom, browsers):
+    from openpyxl import load_workbook
+
+    from tests.test_notices import compose
+
+    w = wecom
+    await compose(w)  # to every 教学秘书, needs confirming
+    await w.click("linms", w.last_card("linms"), "确认收到")
+    await w.click(SECRETARY_IT, w.last_card(SECRETARY_IT), "确认收到")
+    b = browsers(OFFICE, PLAIN_UA)
+    await qr_login(b)
+    status, html = await b.open("/console/notices")
+    assert status == 200 and '<td class="done-total">2/4</td>' in html
+    run_id = re.search(r'href="/console/notices/(\d+).xlsx"', html).group(1)
+    async with b.session.get(b.site + f"/console/notices/{run_id}.xlsx") as resp:
+        assert resp.status == 200
+        rows = [[c.value for c in r] for r in load_workbook(io.BytesIO(await resp.read())).active.iter_rows()]
+    assert rows[0] == ["姓名", "部门", "确认", "确认时间", "逾期"]
+    assert {r[0]: r[2] for r in rows[1:]} == {"林美深": "已确认", "郭燕": "已确认", "蔡琴华": "未确认", "叶青": "未确认"}
+
+    sec = browsers(SECRETARY_IT, WXWORK_UA)  # her own 系部's people only
+    status, html = await sec.open("/console/notices")
+    assert '<td class="done-total">1/1</td>' in html

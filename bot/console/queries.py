@@ -161,7 +161,6 @@ async def run_detail(s: AsyncSession, core: "BotCore", viewer: Viewer, run: Run)
                                 [f.userid for f in files] + [a.actor for a in audit] + [run.started_by])
     now = core.clock()
     steps = engine.steps(run)
-    progress = await engine.progress(s, run)
     by_step = defaultdict(list)
     for t in tasks:
         by_step[t.step_index].append(dict(task=t, name=who.get(t.assignee, t.assignee),
@@ -176,11 +175,20 @@ async def run_detail(s: AsyncSession, core: "BotCore", viewer: Viewer, run: Run)
                    for k, v in versions.items()]
     disputes = [x for x in (item for rows in by_step.values() for item in rows)
                 if x["task"].result.get("action") in ("dispute", "reject") and x["task"].result.get("reason")]
-    return dict(run=run, spec=engine.spec(run), steps=[dict(index=i, step=st, state=progress[i]["state"],
+    return dict(run=run, spec=engine.spec(run), steps=[dict(index=i, step=st, state=step_state(run, i),
                                                            tasks=by_step.get(i, []))
                                                       for i, st in enumerate(steps)],
                 file_groups=file_groups, disputes=disputes, audit=audit, who=who,
                 starter=who.get(run.started_by, run.started_by))
+
+
+def step_state(run: Run, index: int) -> str:
+    """As ``Engine.progress`` words it: done, active, pending, or the run's end (rejected, cancelled)."""
+    if index < run.step_index or (index == run.step_index and run.status == "done"):
+        return "done"
+    if index == run.step_index:
+        return "active" if run.status == "open" else run.status
+    return "pending"
 
 
 async def files_for_zip(s: AsyncSession, viewer: Viewer, run: Run, step_id: str = "") -> list[StoredFile]:
