@@ -203,6 +203,11 @@ async def test_overview_progress_remind_and_the_run_page(wecom, browsers):
     assert status == 404
     status, html = await post(sec, f"/console/runs/{run_id}/remind", {}, f"/console/runs/{run_id}")
     assert status == 403 and "只能查看" in html
+    async with w.core.db.session() as s:  # a run with no part for 信息工程系 is not hers to open
+        await s.execute(update(Task).where(Task.run_id == run_id, Task.department == "信息工程系")
+                        .values(department="经济管理系"))
+    status, html = await sec.open(f"/console/runs/{run_id}")
+    assert status == 403 and "与信息工程系无关" in html
 
 
 async def test_reassign_skip_and_close_follow_the_authority_rules(wecom, browsers):

@@ -178,7 +178,7 @@ async def run_detail(s: AsyncSession, core: "BotCore", viewer: Viewer, run: Run)
     return dict(run=run, spec=engine.spec(run), steps=[dict(index=i, step=st, state=step_state(run, i),
                                                            tasks=by_step.get(i, []))
                                                       for i, st in enumerate(steps)],
-                file_groups=file_groups, disputes=disputes, audit=audit, who=who,
+                steps_with_tasks=len(by_step), file_groups=file_groups, disputes=disputes, audit=audit, who=who,
                 starter=who.get(run.started_by, run.started_by))
 
 

@@ -175,6 +175,9 @@ class _Routes:
             data = await queries.run_detail(s, self.core, viewer, run) if run else None
         if data is None:
             return self.c.message("run_missing", 404)
+        if viewer.department is not None and not data["steps_with_tasks"] \
+                and run.subject_department != viewer.department:
+            return self.c.message("other_department", 403, department=viewer.department)
         return self.c.page(request, "console/run.html", viewer=viewer, **data)
 
     async def run_action(self, request: web.Request) -> web.Response:
