@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from models import AuditEntry, Run, Task
 from tests.devchat_harness import devchat  # noqa: F401 - fixture
-from tests.harness import card_url, local_path
+from tests.harness import card_url
 from tests.test_page_identity import PLAIN_UA, WXWORK_UA, Browser, browsers  # noqa: F401 - fixture
 from tests.test_uploads import PNG, upload
 from tests.wecom_helpers import AGENT_ID, CORP_ID
