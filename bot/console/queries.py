@@ -46,6 +46,14 @@ def cn_day(cal, d: date | datetime | None) -> str:
     return f"{day.month}月{day.day}日（周{WEEKDAYS[day.weekday()]}）{tail}"
 
 
+def cn_time(hours, utc: datetime | None) -> str:
+    """A stored (naive UTC) time as people read it: 12月10日（周四）第15周 14:30, Beijing time."""
+    if utc is None:
+        return ""
+    local = hours.local(utc)
+    return f"{cn_day(hours.cal, local)} {local:%H:%M}"
+
+
 async def overview(s: AsyncSession, core: "BotCore", viewer: Viewer) -> dict:
     hours = core.reminders.hours
     cal = hours.cal

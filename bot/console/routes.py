@@ -43,6 +43,7 @@ def setup_console(app: web.Application, core: "BotCore", *, demo: bool, exchange
     """Mount ``/console`` (one call from bot/app.py). ``exchange`` turns a WeCom code into a userid."""
     console = Console(core, demo=demo, qr=exchange is not None)
     core.renderer.env.filters.setdefault("cnday", lambda d: queries.cn_day(core.reminders.calendar, d))
+    core.renderer.env.filters.setdefault("cntime", lambda d: queries.cn_time(core.reminders.hours, d))
     r = _Routes(console, exchange)
     app.router.add_get("/console", r.overview)
     app.router.add_get(LOGIN_PATH, r.login_page)
