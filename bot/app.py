@@ -8,12 +8,14 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from bot import file_pages, pages
+from bot.console import setup_console
 from bot.composition import build_dispatcher, build_hooks
 from bot.config import ConfigError, Settings, demo_secret_key
 from bot.core import BotCore
 from bot.db import Database
 from bot.platforms import devchat, wecom
 from bot.platforms.base import HttpSessions, Platform, PlatformModule, PlatformSender
+from bot.platforms.wecom.platform import WeComPlatform
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,9 @@ def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
+    # The console imports no platform: WeCom, when mounted, lends it 扫码登录 (its QR page and code exchange).
+    qr = next((p for p in platforms if isinstance(p, WeComPlatform)), None)
+    setup_console(app, core, demo=mode == "demo", qr=qr)
     pages.setup_routes(app, core)
     file_pages.setup_file_routes(app, core)
     app.router.add_get("/healthz", _health)

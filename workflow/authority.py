@@ -57,6 +57,17 @@ def may_skip(run: Run, step: Step | None, person: Person) -> Refusal | None:
     return None
 
 
+def may_close(run: Run, open_approvals: int, person: Person) -> Refusal | None:
+    """办结 is the owner's call; never over an approval still waiting (it would look signed)."""
+    if run.status != "open":
+        return Refusal("errors/already_done.j2", {"run": run})
+    if not is_owner(run, person):
+        return Refusal("errors/not_owner.j2", {"run": run})
+    if open_approvals:
+        return Refusal("errors/close_approval.j2", {"run": run})
+    return None
+
+
 def may_reassign(run: Run, step: Step, task: Task, actor: Person, new: Person) -> Refusal | None:
     if run.status != "open" or task.status != "open":
         return Refusal("errors/already_done.j2", {"run": run})

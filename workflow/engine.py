@@ -310,6 +310,14 @@ class Engine:
         await self._activate(s, run, run.step_index + 1)
         return step
 
+    async def close(self, s: AsyncSession, run: Run, actor: Person, reason: str) -> None:
+        """办结: the owner closes an open run early (raises EngineError when not allowed)."""
+        waiting = (await s.execute(select(Task.id).where(Task.run_id == run.id, Task.status == "open",
+                                                         Task.kind == "approve"))).all()
+        await self._enforce(s, authority.may_close(run, len(waiting), actor))
+        await self.audit(s, run, None, actor.userid, "close", reason)
+        await self._finish(s, run, "done", reason)
+
     async def reassign(self, s: AsyncSession, task: Task, new: Person, actor: Person, reason: str) -> bool:
         """转派, if ``authority.may_reassign`` allows it (else EngineError): the task changes hands
         by compare-and-set; the old assignee is told, the new one gets a note and the card."""

@@ -344,6 +344,7 @@ def _err(errcode: int, errmsg: str) -> web.Response:
 # -- OAuth inside WeCom (snsapi_base) -----------------------------------------------------------
 
 AUTHORIZE = "/connect/oauth2/authorize"
+SSO_LOGIN = "/wwlogin/sso/login"  # 扫码登录 on a PC browser (login_type=CorpApp)
 GETUSERINFO = "/cgi-bin/auth/getuserinfo"
 
 
@@ -351,7 +352,8 @@ class FakeOAuth:
     """WeCom's authorize page and ``auth/getuserinfo``, as documented.
 
     The authorize page identifies whoever is logged in to the WeCom client (``user``, chosen by the
-    test) and redirects to ``redirect_uri`` with ``code`` and the untouched ``state``. A code works
+    test); the 扫码登录 page (``wwlogin/sso/login``) stands for that person scanning its QR code with
+    their WeCom app. Both redirect to ``redirect_uri`` with ``code`` and the untouched ``state``. A code works
     once, for ``code_ttl`` seconds (5 minutes); otherwise getuserinfo answers errcode 40029.
     """
 
@@ -364,6 +366,7 @@ class FakeOAuth:
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(AUTHORIZE, self._authorize)
+        app.router.add_get(SSO_LOGIN, self._sso_login)
         app.router.add_get(GETUSERINFO, self._getuserinfo)
 
     def authorize_calls(self) -> list[Call]:
@@ -377,6 +380,27 @@ class FakeOAuth:
             return web.Response(status=400, text="invalid authorize request")
         if self.user is None:
             return web.Response(status=403, text="not logged in to WeCom")
+        code = f"code-{next(self.fake._ids)}-{secrets.token_hex(8)}"
+        self.codes[code] = (self.user, time.time())
+        sep = "&" if "?" in q["redirect_uri"] else "?"
+        target = q["redirect_uri"] + sep + urlencode({"code": code, "state": q.get("state", "")})
+        return web.Response(status=302, headers={"Location": target})
+
+    def sso_calls(self) -> list[Call]:
+        return self.fake.calls_to(SSO_LOGIN)
+
+    async def _sso_login(self, request: web.Request) -> web.Response:
+        """The QR page: ``login_type=CorpApp``, ``appid`` the corp id, ``agentid``, ``redirect_uri``, ``state``."""
+        call = await self.fake._record(request)
+        q = call.query
+        if q.get("login_type") != "CorpApp" or q.get("appid") != self.fake.corp_id or not q.get("agentid") \
+                or not q.get("redirect_uri", "").startswith(("http://", "https://")):
+            return web.Response(status=400, text="invalid sso login request")
+        if self.user is None:
+            return web.Response(status=403, text="nobody scanned the QR code")
+        return self._redirect_with_code(q)
+
+    def _redirect_with_code(self, q: dict[str, str]) -> web.Response:
         code = f"code-{next(self.fake._ids)}-{secrets.token_hex(8)}"
         self.codes[code] = (self.user, time.time())
         sep = "&" if "?" in q["redirect_uri"] else "?"

@@ -5,8 +5,8 @@ as that person. Inside the WeCom client (its User-Agent says ``wxwork``) a page
 therefore asks WeCom who the visitor is: a redirect to the authorize page, which
 comes straight back to :data:`RETURN_PATH` with a one-time code, exchanged at
 ``auth/getuserinfo`` for the userid. The answer is kept in an HttpOnly,
-SameSite=Lax, expiring cookie signed with ``CAMPUSBOT_SECRET_KEY``, so the next
-page needs no new redirect.
+SameSite=Lax, expiring cookie signed with ``CAMPUSBOT_SECRET_KEY`` (``bot/web_session.py``,
+shared with the console), so the next page needs no new redirect.
 
 CSRF: the ``state`` sent to WeCom is random and also kept, signed, in a
 short-lived cookie of this browser; the return must carry both. The page to go
@@ -14,8 +14,6 @@ back to lives only in that signed cookie and must be a path on this site.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import logging
 import secrets
@@ -27,12 +25,17 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
+from bot.web_session import SESSION_COOKIE, SESSION_TTL, session_userid, set_session
+from bot.web_session import pack as _pack
+from bot.web_session import sign as _sign
+from bot.web_session import unpack as _unpack
+
 log = logging.getLogger(__name__)
+__all__ = ["SESSION_COOKIE", "SESSION_TTL", "session_userid", "set_session", "authorize_redirect",
+           "inside_wecom", "safe_return_path", "setup_oauth_routes", "userid_for_code"]
 
 RETURN_PATH = "/oauth/wecom"
-SESSION_COOKIE = "campusbot_session"
 STATE_COOKIE = "campusbot_oauth"
-SESSION_TTL = 8 * 3600  # a working day: the teacher opens several pages without a new redirect
 STATE_TTL = 300  # a WeCom code lives 5 minutes too
 
 Exchange = Callable[[str], Awaitable[str | None]]
@@ -42,29 +45,6 @@ Refusal = Callable[[str, int], web.Response]
 def inside_wecom(request: web.Request) -> bool:
     """The WeCom client (phone or desktop) names itself ``wxwork`` in its User-Agent."""
     return "wxwork" in request.headers.get("User-Agent", "").lower()
-
-
-# -- the session cookie -----------------------------------------------------------------
-
-
-def session_userid(request: web.Request, key: bytes, now: float | None = None) -> str | None:
-    """The visitor WeCom identified for this browser, while the signed cookie is fresh."""
-    fields = _unpack(request.cookies.get(SESSION_COOKIE, ""), 3)
-    if fields is None:
-        return None
-    exp, sig, userid = fields
-    if not exp.isdigit() or not hmac.compare_digest(_sign(key, "session", userid, exp), sig):
-        return None
-    if int(exp) < (now or time.time()):
-        return None
-    return userid
-
-
-def set_session(response: web.StreamResponse, key: bytes, userid: str, *, secure: bool) -> None:
-    exp = str(int(time.time()) + SESSION_TTL)
-    value = _pack(exp, _sign(key, "session", userid, exp), userid)
-    response.set_cookie(SESSION_COOKIE, value, max_age=SESSION_TTL, path="/", httponly=True, samesite="Lax",
-                        secure=secure)
 
 
 # -- the authorize redirect and its return ------------------------------------------------
@@ -138,25 +118,3 @@ async def userid_for_code(client: Any, http: aiohttp.ClientSession, api_base: st
         return None
     userid = data.get("userid") or data.get("UserId")  # a non-member gets only an openid: not one of ours
     return userid if isinstance(userid, str) and userid else None
-
-
-# -- internals ------------------------------------------------------------------------------
-
-
-def _sign(key: bytes, *parts: str) -> str:
-    return hmac.new(key, "|".join(parts).encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
-
-
-def _pack(exp: str, sig: str, *texts: str) -> str:
-    return ".".join([exp, sig, *(base64.urlsafe_b64encode(t.encode()).decode().rstrip("=") for t in texts)])
-
-
-def _unpack(value: str, count: int) -> list[str] | None:
-    parts = value.split(".")
-    if len(parts) != count or len(value) > 4096:
-        return None
-    try:
-        texts = [base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)).decode() for p in parts[2:]]
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return [parts[0], parts[1], *texts]

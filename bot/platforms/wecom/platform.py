@@ -1,7 +1,9 @@
-"""WeCom as a :class:`~bot.platforms.base.Platform`: the callback, page identity (OAuth), the sender."""
+"""WeCom as a :class:`~bot.platforms.base.Platform`: the callback, page identity (OAuth), the sender,
+and the console's 扫码登录 (handed to the console by the composition root, see ``bot/app.py``)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -73,20 +75,27 @@ class WeComPlatform:
             return page_message(self.core, "login_expired", 403)
         return authorize_redirect(request, self.settings, public_base(self.settings))
 
+    async def exchange_code(self, code: str) -> str | None:
+        """A one-time WeCom code (OAuth or 扫码登录) → our userid: WeCom answers with a WeCom account,
+        mapped through ``person_accounts``; None when WeCom or the directory does not know it."""
+        account = await userid_for_code(self.client, self.http.get(PLATFORM), self.settings.wecom_api_base, code)
+        if account is None:
+            return None
+        async with self.core.db.session() as s:
+            return await accounts.userid_for(s, PLATFORM, account)
+
+    def qr_login_url(self, redirect_uri: str, state: str) -> str:
+        """WeCom 扫码登录 for a plain PC browser: its QR page, back to ``redirect_uri`` with a code."""
+        query = urlencode({"login_type": "CorpApp", "appid": self.settings.wecom_corp_id,
+                           "agentid": self.settings.wecom_agent_id, "redirect_uri": redirect_uri, "state": state})
+        return f"{self.settings.wecom_oauth_base.rstrip('/')}/wwlogin/sso/login?{query}"
+
     def routes(self, app: web.Application) -> None:
         settings, core = self.settings, self.core
 
         async def fetch_media(media_id: str):
             return await make_media_fetcher(self.client, settings.data_dir / "files")(media_id)
 
-        async def exchange(code: str) -> str | None:
-            """WeCom's answer is a WeCom account; the page compares our userid."""
-            account = await userid_for_code(self.client, self.http.get(PLATFORM), settings.wecom_api_base, code)
-            if account is None:
-                return None
-            async with core.db.session() as s:
-                return await accounts.userid_for(s, PLATFORM, account)
-
         setup_wecom_routes(app, settings, core.accept, fetch_media)
-        setup_oauth_routes(app, settings, exchange, lambda name, status: page_message(core, name, status),
+        setup_oauth_routes(app, settings, self.exchange_code, lambda name, status: page_message(core, name, status),
                            secure=settings.public_url.startswith("https://"))

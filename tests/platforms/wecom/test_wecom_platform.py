@@ -636,6 +636,15 @@ def test_link_card_is_text_notice_and_plain_card_is_text():
 # -- what `serve` mounts -------------------------------------------------------------------
 
 
+# The 教务处 console (bot/console/): GETs answer HEAD too; the demo's picker is a POST to /console/login.
+CONSOLE_GETS = ("/console", "/console/login", "/console/login/qr", "/console/login/wecom", "/console/runs/{run_id}",
+                "/console/files/{file_id}", "/console/runs/{run_id}/files.zip", "/console/adjust",
+                "/console/adjust.xlsx", "/console/audit", "/console/notices", "/console/notices/{run_id}.xlsx")
+CONSOLE_POSTS = ("/console/login", "/console/logout", "/console/start", "/console/remind-overdue",
+                 "/console/runs/{run_id}/{action}", "/console/tasks/{task_id}/reassign")
+CONSOLE_ROUTES = ({(m, p) for p in CONSOLE_GETS for m in ("GET", "HEAD")} | {("POST", p) for p in CONSOLE_POSTS})
+
+
 def test_serve_mounts_no_local_chat(tmp_path):
     """The local chat lets anyone send as anyone: `serve` never mounts it (nor its page or API)."""
     from bot.app import create_app
@@ -652,7 +661,7 @@ def test_serve_mounts_no_local_chat(tmp_path):
         ("GET", "/record/{run_id}"), ("GET", "/file/{file_id}"), ("GET", "/healthz"),
         ("HEAD", "/upload/{task_id}"), ("HEAD", "/record/{run_id}.xlsx"), ("HEAD", "/record/{run_id}"),
         ("HEAD", "/file/{file_id}"), ("HEAD", "/healthz"), ("HEAD", "/wecom/callback"), ("HEAD", "/oauth/wecom"),
-    })
+    } | CONSOLE_ROUTES)
     demo = {r.resource.canonical for r in create_app(settings, "demo").router.routes()}
     assert "/" in demo and any(p.startswith("/devchat/api") for p in demo)  # the check above can fail
 
