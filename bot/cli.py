@@ -179,6 +179,21 @@ def directory_import(file: Path) -> None:
 
 
 @main.group()
+def timetable() -> None:
+    """The 课表."""
+
+
+@timetable.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--term", default=None, help="学期，如 2026-2027-1（默认：校历中今天所在的学期）")
+def timetable_import(file: Path, term: str | None) -> None:
+    """Import a 课表 from .xlsx, .xls or .csv (工号,教师,课程,班级,星期,节次,周次,教室)."""
+    from bot.cli_timetable import timetable_import_command
+
+    sys.exit(timetable_import_command(_settings(), file, term))
+
+
+@main.group()
 def handbook() -> None:
     """The handbook 教学常规工作."""
 

@@ -7,14 +7,20 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.directory import import_rows, read_rows
+from bot.timetable_store import has_term, import_term, read_file
 from models import Person
 
 DEMO_DIRECTORY = Path(__file__).parent / "demo" / "directory.csv"
+DEMO_TIMETABLE = Path(__file__).parent / "demo" / "timetable.csv"
+DEMO_TERM = "2026-2027-1"  # the term the demo 课表 is written for (the shipped 校历's first semester)
 
 
 async def seed_demo(s: AsyncSession) -> None:
-    """Load the demo directory once (an existing directory is left alone)."""
-    if (await s.execute(select(func.count()).select_from(Person))).scalar_one():
-        return
-    report = await import_rows(s, read_rows(DEMO_DIRECTORY))
-    assert not report.refused, report.refused
+    """Load the demo directory and its 课表 once (an existing directory or term is left alone)."""
+    if not (await s.execute(select(func.count()).select_from(Person))).scalar_one():
+        report = await import_rows(s, read_rows(DEMO_DIRECTORY))
+        assert not report.refused, report.refused
+    if not await has_term(s, DEMO_TERM):
+        meetings, problems = read_file(DEMO_TIMETABLE)
+        timetable = await import_term(s, DEMO_TERM, meetings, problems)
+        assert not timetable.problems, timetable.problems

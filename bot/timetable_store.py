@@ -1,0 +1,149 @@
+"""The 课表 in the database: import a term (matching teachers to the directory) and read it back.
+
+Parsing is pure (``workflow/timetable``); this module only matches names and writes rows.
+A re-import replaces the term in one transaction and reports what changed.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.sheets import TableRefused, read_table
+from models import Person, SchoolClass, TimetableMeeting
+from workflow.timetable import Meeting, RowProblem, read_meetings
+from workflow.timetable.rows import SheetLayoutError, clashes_within
+from workflow.timetable.weeks import weeks_text
+
+TEACHING_ROLES = ("任课教师", "系部主任", "教研室主任", "教学秘书", "辅导员")
+
+
+@dataclass
+class TimetableReport:
+    term: str
+    kept: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+    replaced: bool = False  # the term had a 课表 before
+    added: list[dict] = field(default_factory=list)  # one meeting each (see _line)
+    removed: list[dict] = field(default_factory=list)
+    changed: list[tuple[dict, dict]] = field(default_factory=list)  # (before, after)
+
+
+class TimetableFileError(Exception):
+    """The file as a whole cannot be read; ``code`` and ``values`` for messages/timetable/problems.j2."""
+
+    def __init__(self, code: str, values: dict | None = None):
+        super().__init__(code)
+        self.code = code
+        self.values = values or {}
+
+
+def read_file(path: Path) -> tuple[list[Meeting], list[RowProblem]]:
+    """.xlsx, .xls or .csv (UTF-8 or GBK) through handlers/sheets.py's limits, then row by row."""
+    if path.suffix.lower() not in (".xlsx", ".xls", ".csv"):
+        raise TimetableFileError("bad_suffix", {"suffix": path.suffix or "无扩展名"})
+    try:
+        table = read_table(path)
+    except TableRefused as exc:
+        raise TimetableFileError("sheet_refused", {"problem": exc.problem}) from None
+    try:
+        return read_meetings(table)
+    except SheetLayoutError as exc:
+        raise TimetableFileError(exc.code, {"missing": exc.missing}) from None
+
+
+async def _match_teachers(s: AsyncSession, meetings: list[Meeting]) -> tuple[dict[int, Person], list[RowProblem]]:
+    """工号 first (the directory's userid), then the name — narrowed to the class's 系部 when several share it."""
+    people = list((await s.execute(select(Person))).scalars())
+    by_id = {p.userid: p for p in people}
+    by_name: dict[str, list[Person]] = defaultdict(list)
+    for p in people:
+        by_name[p.name].append(p)
+    class_dept = dict((await s.execute(select(SchoolClass.name, SchoolClass.department))).all())
+    matched: dict[int, Person] = {}
+    problems: list[RowProblem] = []
+    for m in meetings:
+        if m.staff_no:
+            p = by_id.get(m.staff_no)
+            if p is None:
+                problems.append(RowProblem(m.row, "unknown_staff_no", {"staff_no": m.staff_no}))
+            elif m.teacher and m.teacher != p.name:
+                problems.append(RowProblem(m.row, "name_mismatch",
+                                           {"staff_no": m.staff_no, "name": m.teacher, "directory": p.name}))
+            else:
+                matched[m.row] = p
+            continue
+        found = by_name.get(m.teacher, [])
+        if len(found) > 1:
+            depts = {class_dept.get(c) for c in m.classes} - {None}
+            found = [p for p in found if p.department in depts]
+        if len(found) == 1:
+            matched[m.row] = found[0]
+        elif not found and not by_name.get(m.teacher):
+            problems.append(RowProblem(m.row, "unknown_teacher", {"name": m.teacher}))
+        else:
+            candidates = by_name[m.teacher]
+            problems.append(RowProblem(m.row, "ambiguous_teacher", {
+                "name": m.teacher, "candidates": [f"{p.userid}（{p.department}）" for p in candidates]}))
+    return matched, problems
+
+
+def _line(course: str, classes: list[str] | tuple[str, ...], weekday: int, first: int, last: int,
+          weeks: frozenset[int], room: str, teacher: str) -> dict:
+    """A meeting as messages/timetable/import_report.j2 prints it."""
+    return {"course": course, "classes": list(classes), "weekday": weekday, "first": first, "last": last,
+            "weeks": weeks_text(weeks), "room": room, "teacher": teacher}
+
+
+async def import_term(s: AsyncSession, term: str, meetings: list[Meeting],
+                      problems: list[RowProblem]) -> TimetableReport:
+    """Replace ``term`` with the good rows; bad rows are reported with their row numbers."""
+    report = TimetableReport(term=term)
+    matched, teacher_problems = await _match_teachers(s, meetings)
+    good = [m for m in meetings if m.row in matched]
+    clash_problems = clashes_within(good, {r: p.userid for r, p in matched.items()})
+    clashed = {p.row for p in clash_problems}
+    good = [m for m in good if m.row not in clashed]
+    report.problems = sorted(problems + teacher_problems + clash_problems, key=lambda p: p.row)
+    old = list((await s.execute(select(TimetableMeeting).where(TimetableMeeting.term == term))).scalars())
+    report.replaced = bool(old)
+    old_by_key = {(o.course, tuple(o.classes), o.weekday, o.first_period, o.last_period): o for o in old}
+    new_keys = set()
+    for m in good:
+        teacher = matched[m.row]
+        new_keys.add(m.key())
+        line = _line(m.course, m.classes, m.weekday, m.first_period, m.last_period, m.weeks, m.room, teacher.name)
+        before = old_by_key.get(m.key())
+        if before is None:
+            report.added.append(line)
+        elif (before.teacher_userid, before.room, before.weeks) != (teacher.userid, m.room, m.weeks):
+            report.changed.append((_line(before.course, before.classes, before.weekday, before.first_period,
+                                         before.last_period, before.weeks, before.room, before.teacher_name),
+                                   line))
+    for key, o in old_by_key.items():
+        if key not in new_keys:
+            report.removed.append(_line(o.course, o.classes, o.weekday, o.first_period, o.last_period,
+                                        o.weeks, o.room, o.teacher_name))
+    await s.execute(delete(TimetableMeeting).where(TimetableMeeting.term == term))
+    s.add_all(TimetableMeeting(
+        term=term, source_row=m.row, teacher_userid=matched[m.row].userid, teacher_name=matched[m.row].name,
+        course=m.course, classes_text=";".join(m.classes), weekday=m.weekday, first_period=m.first_period,
+        last_period=m.last_period, weeks_text=",".join(str(w) for w in sorted(m.weeks)), room=m.room,
+    ) for m in good)
+    await s.flush()
+    report.kept = len(good)
+    return report
+
+
+async def term_meetings(s: AsyncSession, term: str) -> list[TimetableMeeting]:
+    q = select(TimetableMeeting).where(TimetableMeeting.term == term).order_by(
+        TimetableMeeting.weekday, TimetableMeeting.first_period, TimetableMeeting.id)
+    return list((await s.execute(q)).scalars())
+
+
+async def has_term(s: AsyncSession, term: str) -> bool:
+    q = select(TimetableMeeting.id).where(TimetableMeeting.term == term).limit(1)
+    return (await s.execute(q)).first() is not None
