@@ -5,6 +5,7 @@ A re-import replaces the term in one transaction and reports what changed.
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,9 +14,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.sheets import TableRefused, read_table
-from models import Person, SchoolClass, TimetableMeeting
+from models import Person, Run, SchoolClass, TimetableMeeting
+from workflow.calendar import SchoolCalendar
 from workflow.timetable import Meeting, RowProblem, read_meetings
 from workflow.timetable.rows import SheetLayoutError, clashes_within
+from workflow.timetable.effective import Change, Occurrence, effective
+from workflow.timetable.terms import term_on
 from workflow.timetable.weeks import weeks_text
 
 TEACHING_ROLES = ("任课教师", "系部主任", "教研室主任", "教学秘书", "辅导员")
@@ -147,3 +151,31 @@ async def term_meetings(s: AsyncSession, term: str) -> list[TimetableMeeting]:
 async def has_term(s: AsyncSession, term: str) -> bool:
     q = select(TimetableMeeting.id).where(TimetableMeeting.term == term).limit(1)
     return (await s.execute(q)).first() is not None
+
+
+APPROVAL_STEPS = 2  # 1.4's dept_approve and leader_approve come first; past them a request is approved
+
+
+async def adjustment_changes(s: AsyncSession) -> tuple[list[Change], list[Change]]:
+    """(approved, pending) 调课/停课/代课 from the 调停课 runs' form answers, oldest first."""
+    q = select(Run).where(Run.code == "1.4", Run.status.in_(("open", "done"))).order_by(Run.id)
+    runs = list((await s.execute(q)).scalars())
+    who = dict((await s.execute(select(Person.userid, Person.name).where(
+        Person.userid.in_({r.started_by for r in runs} or {""})))).all())
+    approved: list[Change] = []
+    pending: list[Change] = []
+    for run in runs:
+        change = Change.from_form(run.id, run.started_by, who.get(run.started_by, ""), (run.data or {}).get("form") or {})
+        if change is None:
+            continue
+        (approved if run.status == "done" or run.step_index >= APPROVAL_STEPS else pending).append(change)
+    return approved, pending
+
+
+async def effective_between(s: AsyncSession, cal: SchoolCalendar, start: dt.date,
+                            end: dt.date) -> tuple[list[Occurrence], list[Change]]:
+    """The effective timetable of start..end (approved changes applied) and the pending requests."""
+    terms = {t for t in (term_on(cal, start), term_on(cal, end)) if t}
+    meetings = [m for t in sorted(terms) for m in await term_meetings(s, t)]
+    approved, pending = await adjustment_changes(s)
+    return effective(meetings, approved, cal, start, end), pending

@@ -8,6 +8,7 @@ from __future__ import annotations
 from bot import directory
 from bot.context import Context
 from bot.engine import EngineError
+from handlers.timetable.check import check_answers, check_rows
 from handlers.forms import Form, Invalid, Question, register_form, summary_rows
 from handlers.when.dialog import answer_slot
 from models import SchoolClass
@@ -95,14 +96,27 @@ async def _reason(ctx: Context, text: str, answers: dict) -> str:
     return await _nonempty(ctx, t, answers, 200)
 
 
+def _has_conflicts(answers: dict) -> bool:
+    return bool((answers.get("check") or {}).get("needs_reason"))
+
+
+async def _conflict_reason(ctx: Context, text: str, answers: dict) -> str:
+    t = text.strip()
+    if len(t) < 2:
+        raise Invalid("reason_short")
+    return await _nonempty(ctx, t, answers, 200)
+
+
 async def finish(ctx: Context, answers: dict) -> None:
     spec = ctx.core.specs["1.4"]
     dept = await directory.class_department(ctx.session, answers["class_name"]) or ""
     summary = [[k, v] for k, v in summary_rows(ctx, FORM, answers)]
+    # The check comes first on the approvers' card: the conflicts and the teacher's reason, or 无冲突.
+    check = check_rows(ctx, answers)
     try:
         run = await ctx.core.engine.start_run(
             ctx.session, spec, ctx.person,
-            data={"form": answers, "summary": summary, "subject_department": dept},
+            data={"form": answers, "summary": summary, "check": check, "subject_department": dept},
             title=ctx.render.text("adjust/title.j2", answers=answers),
         )
     except EngineError as exc:
@@ -123,7 +137,10 @@ FORM = register_form(Form(
         Question("new_place", _new_place, when=lambda a: a.get("type") == "调课"),
         Question("substitute", _substitute, when=lambda a: a.get("type") == "代课"),
         Question("reason", _reason),
+        Question("conflict_reason", _conflict_reason, when=_has_conflicts),
     ],
     finish=finish,
+    check=check_answers,
+    derived=("check",),
     initial=lambda word: {"type": word} if word in TYPES else {},  # 调课/停课/代课 say the type; 调停课 asks
 ))
