@@ -78,6 +78,14 @@ class Form:
         return [q for q in self.questions if q.when(answers)]
 
 
+@dataclass
+class Fill:
+    """A parsed answer that also fills other questions (a picked meeting fills 课程, 班级, 原时间…)."""
+
+    value: Any
+    others: dict = field(default_factory=dict)
+
+
 router = Router("forms")
 FORMS: dict[str, Form] = {}
 CONFIRM_WORDS = {"确认", "提交", "确定", "是"}
@@ -169,6 +177,9 @@ async def on_form_message(ctx: Context) -> None:
         await ctx.set_state("ask", {**data, "pending": asked.pending})
         await ctx.reply_text(asked.text)
         return
+    if isinstance(value, Fill):
+        answers.update(value.others)
+        value = value.value
     answers[key] = value
     echo = q.echo(ctx, value) if q.echo is not None else ""
     # A changed answer may make later questions (in)applicable: drop answers that no longer apply.
