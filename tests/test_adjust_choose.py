@@ -75,3 +75,39 @@ async def test_pending_request_blocks_the_same_slot(wecom):
     await w.say(other, "B202")
     await w.say(other, "外出培训")
     assert "与待审批的调课申请冲突：孙丽婷《计算机网络基础》计网2401（B202）" in w.last_text(other)
+
+
+async def test_approved_swap_shows_in_the_week(wecom):
+    """Done when: after both approvals, 本周课表 shows the class moved, and 班级课表 and 教室 agree."""
+    w = wecom
+    pin_today(w.core, TODAY)
+    await w.say(TEACHER, "调课")
+    await w.say(TEACHER, "1")
+    await w.say(TEACHER, "1")  # 12月4日 1-2节, B202
+    await w.say(TEACHER, "参加比赛")
+    await w.say(TEACHER, "确认")
+    await w.click(HEAD, w.last_card(HEAD), "同意")
+    await w.click("zhaogm", w.last_card("zhaogm"), "同意")
+    await w.say(TEACHER, "本周课表")
+    week = w.last_text(TEACHER)
+    assert week.startswith("孙丽婷 · 第13教学周（11月30日—12月6日）")
+    assert "12/4 周五 1-2节《计算机网络基础》计网2401 B202【调课】" in week
+    assert "12/3 周四 3-4节《计算机网络基础》计网2401【已调停】" in week
+    await w.say(TEACHER, "下周课表")
+    assert "第14教学周" in w.last_text(TEACHER) and "12/10 周四 3-4节" in w.last_text(TEACHER)
+
+    await w.say("guoyan", "班级课表 计网2401")  # 信息工程系 教学秘书
+    said = w.last_text("guoyan")
+    assert "计网2401 · 第13教学周" in said and "1-2节《计算机网络基础》计网2401 B202 孙丽婷【调课】" in said
+    await w.say("linms", "班级课表 计网2401")  # 机电工程系 教学秘书: not their 系部
+    assert "只有该系部的教学秘书" in w.last_text("linms")
+    await w.say("guoyan", "班级课表 计网9999")
+    assert "没有班级" in w.last_text("guoyan")
+
+    await w.say("wangjw", "教室 B202 周五")
+    said = w.last_text("wangjw")
+    assert "B202 · 第13教学周" in said and "12/4 周五 1-2节" in said and "周四" not in said
+    await w.say("wangjw", "教室 B202 礼拜八")
+    assert "不是星期几" in w.last_text("wangjw")
+    await w.say(TEACHER, "教室 B202")  # a teacher is not 教务处
+    assert "B202 ·" not in w.last_text(TEACHER)
