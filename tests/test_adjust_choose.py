@@ -17,7 +17,7 @@ async def test_three_taps(wecom):
     await w.say(TEACHER, "调课")
     listed = w.last_text(TEACHER)
     assert "1. 12月3日（周四）第3-4节（第13教学周）《计算机网络基础》计网2401 B202" in listed
-    assert "12月7日（周一）第1-2节（第14教学周）《机械制图》机电2401 A101" in listed
+    assert "12月7日（周一）第7-8节（第14教学周）《机械制图》机电2401 A101" in listed
     assert "12月9日" not in listed  # 周三 机械制图 is 单周 and week 14 is even
     await w.say(TEACHER, "1")
     offered = w.last_text(TEACHER)
@@ -40,7 +40,7 @@ async def test_typed_clash_is_named_on_the_heads_card(wecom):
     pin_today(w.core, TODAY)
     await w.say(TEACHER, "调课")
     await w.say(TEACHER, "1")
-    await w.say(TEACHER, "12月7日 第1-2节")  # she teaches 机械制图 to 机电2401 in A101 then
+    await w.say(TEACHER, "12月7日 第7-8节")  # she teaches 机械制图 to 机电2401 in A101 then
     await w.say(TEACHER, "A101")
     await w.say(TEACHER, "参加市级教学能力比赛")
     asked = w.last_text(TEACHER)
