@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import delete, select
@@ -148,6 +149,42 @@ async def term_meetings(s: AsyncSession, term: str) -> list[TimetableMeeting]:
     return list((await s.execute(q)).scalars())
 
 
+@dataclass(frozen=True, slots=True)
+class PlainMeeting:
+    """A stored meeting as plain values (no ORM identity), with classes and weeks parsed once."""
+
+    id: int
+    teacher_userid: str
+    teacher_name: str
+    course: str
+    classes: tuple[str, ...]
+    weekday: int
+    first_period: int
+    last_period: int
+    weeks: frozenset[int]
+    room: str
+
+
+async def plain_meetings(s: AsyncSession, term: str) -> list[PlainMeeting]:
+    """The term's meetings for the effective timetable: one light query, no ORM objects (1,500 rows a term)."""
+    t = TimetableMeeting
+    q = select(t.id, t.teacher_userid, t.teacher_name, t.course, t.classes_text, t.weekday, t.first_period,
+               t.last_period, t.weeks_text, t.room).where(t.term == term)
+    return [PlainMeeting(i, u, n, c, _classes(ct), wd, f, l, _weeks(wt), r)
+            for i, u, n, c, ct, wd, f, l, wt, r in (await s.execute(q)).all()]
+
+
+@lru_cache(maxsize=4096)
+def _weeks(text: str) -> frozenset[int]:
+    """Most meetings of a term share a handful of week lists: each is parsed once."""
+    return frozenset(int(w) for w in text.split(",") if w)
+
+
+@lru_cache(maxsize=4096)
+def _classes(text: str) -> tuple[str, ...]:
+    return tuple(x for x in text.split(";") if x)
+
+
 async def has_term(s: AsyncSession, term: str) -> bool:
     q = select(TimetableMeeting.id).where(TimetableMeeting.term == term).limit(1)
     return (await s.execute(q)).first() is not None
@@ -176,6 +213,6 @@ async def effective_between(s: AsyncSession, cal: SchoolCalendar, start: dt.date
                             end: dt.date) -> tuple[list[Occurrence], list[Change]]:
     """The effective timetable of start..end (approved changes applied) and the pending requests."""
     terms = {t for t in (term_on(cal, start), term_on(cal, end)) if t}
-    meetings = [m for t in sorted(terms) for m in await term_meetings(s, t)]
+    meetings = [m for t in sorted(terms) for m in await plain_meetings(s, t)]
     approved, pending = await adjustment_changes(s)
     return effective(meetings, approved, cal, start, end), pending

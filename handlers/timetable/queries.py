@@ -11,7 +11,7 @@ from bot import directory
 from bot.context import Context
 from bot.reminders.working_time import calendar_for
 from bot.router import Router
-from bot.timetable_store import effective_between, term_meetings
+from bot.timetable_store import effective_between, plain_meetings
 from handlers.when.dialog import today_of
 from workflow.timetable.effective import Occurrence, base_occurrences
 from workflow.timetable.terms import term_on
@@ -30,7 +30,7 @@ async def _week(ctx: Context, next_week: bool, keep) -> tuple[dt.date, list[Occu
     cal = calendar_for(ctx.core.settings)
     occ, _pending = await effective_between(ctx.session, cal, monday, sunday)
     term = term_on(cal, monday)
-    base = base_occurrences(await term_meetings(ctx.session, term), cal, monday, sunday) if term else []
+    base = base_occurrences(await plain_meetings(ctx.session, term), cal, monday, sunday) if term else []
     held = {(o.date, o.first, o.meeting_id) for o in occ if not o.change}
     gone = [o for o in base if keep(o) and (o.date, o.first, o.meeting_id) not in held
             and not any(x.change == "代课" and (x.date, x.first, x.meeting_id) == (o.date, o.first, o.meeting_id)

@@ -55,6 +55,8 @@ def slot_conflicts(w: Wanted, occurrences: Iterable[Occurrence], pending: Iterab
     """Everything that stands in the way of ``w``, each named once."""
     out = calendar_conflicts(cal, w.date)
     for o in occurrences:
+        if o.date != w.date:
+            continue
         if not o.overlaps(w.date, w.first, w.last) or (w.moving is not None and o == w.moving):
             continue
         what = {"course": o.course, "room": o.room, "teacher": o.teacher_name, "classes": list(o.classes)}
@@ -87,12 +89,15 @@ def free_slots(w: Wanted, occurrences: list[Occurrence], pending: list[Change], 
     length = w.last - w.first
     pairs = [(a, a + length) for a, _ in PERIOD_PAIRS if a + length <= 12]
     out = []
+    by_day: dict[dt.date, list[Occurrence]] = {}
+    for o in occurrences:  # each probe looks at its own day only
+        by_day.setdefault(o.date, []).append(o)
     for day, _week, _wd in teaching_days(cal, start, start + dt.timedelta(days=days)):
         for first, last in pairs:
             if w.moving is not None and (day, first, last) == (w.moving.date, w.moving.first, w.moving.last):
                 continue  # where it is now is not a new slot
             probe = Wanted(day, first, last, w.teacher_userid, w.classes, w.room, w.moving, w.run_id)
-            if not slot_conflicts(probe, occurrences, pending, cal):
+            if not slot_conflicts(probe, by_day.get(day, []), pending, cal):
                 out.append((day, first, last))
                 if len(out) >= limit:
                     return out

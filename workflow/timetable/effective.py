@@ -106,14 +106,14 @@ def teaching_days(cal: SchoolCalendar, start: dt.date, end: dt.date) -> list[tup
 
 def base_occurrences(meetings: Iterable[MeetingLike], cal: SchoolCalendar,
                      start: dt.date, end: dt.date) -> list[Occurrence]:
-    by_weekday: dict[int, list[MeetingLike]] = {}
-    for m in meetings:
-        by_weekday.setdefault(m.weekday, []).append(m)
+    by_weekday: dict[int, list[tuple[MeetingLike, frozenset[int], tuple[str, ...]]]] = {}
+    for m in meetings:  # weeks and classes read once, not once a day
+        by_weekday.setdefault(m.weekday, []).append((m, m.weeks, tuple(m.classes)))
     out = []
     for day, week, wd in teaching_days(cal, start, end):
-        for m in by_weekday.get(wd, []):
-            if week in m.weeks:
-                out.append(Occurrence(day, week, m.first_period, m.last_period, m.course, tuple(m.classes),
+        for m, weeks, classes in by_weekday.get(wd, []):
+            if week in weeks:
+                out.append(Occurrence(day, week, m.first_period, m.last_period, m.course, classes,
                                       m.room, m.teacher_userid, m.teacher_name, m.id))
     return out
 
