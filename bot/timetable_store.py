@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.sheets import TableRefused, read_table
@@ -168,10 +168,22 @@ class PlainMeeting:
 async def plain_meetings(s: AsyncSession, term: str) -> list[PlainMeeting]:
     """The term's meetings for the effective timetable: one light query, no ORM objects (1,500 rows a term)."""
     t = TimetableMeeting
+    stamp = (await s.execute(select(func.count(), func.max(t.imported_at)).where(t.term == term))).one()
+    key = (str(s.get_bind().url), term)
+    cached = _TERM_CACHE.get(key)
+    if cached is not None and cached[0] == tuple(stamp):
+        return cached[1]
     q = select(t.id, t.teacher_userid, t.teacher_name, t.course, t.classes_text, t.weekday, t.first_period,
                t.last_period, t.weeks_text, t.room).where(t.term == term)
-    return [PlainMeeting(i, u, n, c, _classes(ct), wd, f, l, _weeks(wt), r)
+    rows = [PlainMeeting(i, u, n, c, _classes(ct), wd, f, l, _weeks(wt), r)
             for i, u, n, c, ct, wd, f, l, wt, r in (await s.execute(q)).all()]
+    _TERM_CACHE[key] = (tuple(stamp), rows)
+    return rows
+
+
+# (database, term) → ((row count, last import time), meetings): a re-import changes the stamp, so every
+# process sees a new term at its next read; the stamp query is one indexed aggregate.
+_TERM_CACHE: dict[tuple[str, str], tuple[tuple, list[PlainMeeting]]] = {}
 
 
 @lru_cache(maxsize=4096)
