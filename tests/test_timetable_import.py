@@ -86,6 +86,24 @@ def test_gbk_csv_and_xlsx_read_the_same(tmp_path):
     assert 9 not in m.weeks and len(m.weeks) == 15
 
 
+def test_xls_reads_like_csv(tmp_path):
+    """An old-format .xls (as many 教务系统 export) through python-calamine: numbers come back as typed."""
+    xlwt = pytest.importorskip("xlwt", reason="xlwt (a test extra) writes the .xls fixture")
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("课表")
+    rows = [HEADER.split(","), [1001, "孙丽婷", "机械制图", "机电2401,机电2402", 3, "1-2", "1-15单周", "A101"],
+            ["", "马强", "数控编程", "数控2401", "周八", "3-4", "1-16周", "C101"]]
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            sheet.write(r, c, value)
+    book.save(str(tmp_path / "t.xls"))
+    meetings, problems = read_file(tmp_path / "t.xls")
+    assert [(p.row, p.code) for p in problems] == [(3, "bad_weekday")]
+    m = meetings[0]
+    assert (m.staff_no, m.weekday, m.classes) == ("1001", 3, ("机电2401", "机电2402"))
+    assert m.weeks == frozenset(range(1, 16, 2))
+
+
 def test_refused_files(tmp_path):
     (tmp_path / "a.txt").write_text("x")
     with pytest.raises(TimetableFileError) as exc:
