@@ -214,7 +214,8 @@ async def adjustment_changes(s: AsyncSession) -> tuple[list[Change], list[Change
     approved: list[Change] = []
     pending: list[Change] = []
     for run in runs:
-        change = Change.from_form(run.id, run.started_by, who.get(run.started_by, ""), (run.data or {}).get("form") or {})
+        form = (run.data or {}).get("form") or {}
+        change = Change.from_form(run.id, run.started_by, who.get(run.started_by, ""), form)
         if change is None:
             continue
         (approved if run.status == "done" or run.step_index >= APPROVAL_STEPS else pending).append(change)
