@@ -14,6 +14,7 @@ from aiohttp import web
 from bot import directory as d
 from bot.app import CORE, access_log_options, create_app
 from bot.cli_calendar import calendar_check_command, calendar_windows_command
+from bot.cli_timetable import timetable_import_command
 from bot.config import ConfigError, Settings, load_settings
 from bot.db import Database, upgrade_sync
 from bot.reminders.working_time import calendar_for
@@ -169,6 +170,19 @@ def directory_import(file: Path) -> None:
     for rowno, reason in report.refused:
         click.echo(f"  第 {rowno} 行：{reason}")
     sys.exit(0 if not report.refused else 1)
+
+
+@main.group()
+def timetable() -> None:
+    """The 课表."""
+
+
+@timetable.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--term", default=None, help="学期，如 2026-2027-1（默认：校历中今天所在的学期）")
+def timetable_import(file: Path, term: str | None) -> None:
+    """Import a 课表 from .xlsx, .xls or .csv (工号,教师,课程,班级,星期,节次,周次,教室)."""
+    sys.exit(timetable_import_command(_settings(), file, term))
 
 
 @main.group()

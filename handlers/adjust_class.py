@@ -8,7 +8,9 @@ from __future__ import annotations
 from bot import directory
 from bot.context import Context
 from workflow.engine import EngineError
-from handlers.forms import Form, Invalid, Question, register_form, summary_rows
+from handlers.forms import Fill, Form, Invalid, Question, register_form, summary_rows
+from handlers.timetable.check import check_answers, check_rows
+from handlers.timetable.choices import meeting_choices, picked, slot_choices
 from handlers.when.dialog import answer_slot
 from models import SchoolClass
 from sqlalchemy import select
@@ -34,7 +36,12 @@ async def _nonempty(ctx: Context, text: str, answers: dict, limit: int = 60) -> 
     return t
 
 
-async def _course(ctx, text, answers):
+async def _course(ctx: Context, text: str, answers: dict):
+    """A number picks one of the teacher's meetings (filling 班级, 原时间, 原地点); else the course's name."""
+    choice = picked(text, answers.get("choices") or [])
+    if choice is not None:
+        return Fill(choice["course"], {"class_name": "、".join(choice["classes"]), "original": choice["slot"],
+                                       "original_place": choice["room"]})
     return await _nonempty(ctx, text, answers, 40)
 
 
@@ -58,7 +65,10 @@ async def _original(ctx: Context, text: str, answers: dict, pending: dict | None
     return await answer_slot(ctx, text, pending, ctx.render.macro(FORM.template, "label_original"))
 
 
-async def _new_slot(ctx: Context, text: str, answers: dict, pending: dict | None = None) -> dict:
+async def _new_slot(ctx: Context, text: str, answers: dict, pending: dict | None = None):
+    choice = picked(text, answers.get("slot_choices") or []) if pending is None else None
+    if choice is not None:  # a free slot offered: the room stays
+        return Fill(choice["slot"], {"new_place": choice["room"]})
     slot = await answer_slot(ctx, text, pending, ctx.render.macro(FORM.template, "label_new_slot"))
     original = answers.get("original") or {}
     if [slot[k] for k in ("date", "first", "last")] == [original.get(k) for k in ("date", "first", "last")]:
@@ -95,14 +105,38 @@ async def _reason(ctx: Context, text: str, answers: dict) -> str:
     return await _nonempty(ctx, t, answers, 200)
 
 
+def _has_conflicts(answers: dict) -> bool:
+    return bool((answers.get("check") or {}).get("needs_reason"))
+
+
+async def _conflict_reason(ctx: Context, text: str, answers: dict) -> str:
+    t = text.strip()
+    if len(t) < 2:
+        raise Invalid("reason_short")
+    return await _nonempty(ctx, t, answers, 200)
+
+
+async def _prepare(ctx: Context, answers: dict) -> dict:
+    """Before each question: the conflict check, and the choices the next question offers."""
+    answers = {k: v for k, v in (await check_answers(ctx, answers)).items() if k not in ("choices", "slot_choices")}
+    if answers.get("type") in TYPES and "course" not in answers:
+        answers["choices"] = await meeting_choices(ctx)
+    if answers.get("type") == "调课" and "original" in answers and "new_slot" not in answers:
+        answers["slot_choices"] = await slot_choices(ctx, answers)
+    return answers
+
+
 async def finish(ctx: Context, answers: dict) -> None:
     spec = ctx.core.specs["1.4"]
-    dept = await directory.class_department(ctx.session, answers["class_name"]) or ""
+    first_class = answers["class_name"].split("、")[0]  # a 合班 picked from the 课表 names every class
+    dept = await directory.class_department(ctx.session, first_class) or ""
     summary = [[k, v] for k, v in summary_rows(ctx, FORM, answers)]
+    # The check comes first on the approvers' card: the conflicts and the teacher's reason, or 无冲突.
+    check = check_rows(ctx, answers)
     try:
         run = await ctx.core.engine.start_run(
             ctx.session, spec, ctx.person,
-            data={"form": answers, "summary": summary, "subject_department": dept},
+            data={"form": answers, "summary": summary, "check": check, "subject_department": dept},
             title=ctx.render.text("adjust/title.j2", answers=answers),
         )
     except EngineError as exc:
@@ -123,7 +157,10 @@ FORM = register_form(Form(
         Question("new_place", _new_place, when=lambda a: a.get("type") == "调课"),
         Question("substitute", _substitute, when=lambda a: a.get("type") == "代课"),
         Question("reason", _reason),
+        Question("conflict_reason", _conflict_reason, when=_has_conflicts),
     ],
     finish=finish,
+    check=_prepare,
+    derived=("check", "choices", "slot_choices"),
     initial=lambda word: {"type": word} if word in TYPES else {},  # 调课/停课/代课 say the type; 调停课 asks
 ))

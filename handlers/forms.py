@@ -60,6 +60,9 @@ class Form:
     finish: Callable[[Context, dict], Awaitable[None]]
     # Answers already given by the words that started the form (调课 already says the type).
     initial: Callable[[str], dict] = field(default=lambda words: {})
+    # Recomputes derived answers (kept under ``derived`` keys) before each question or the summary.
+    check: Callable[[Context, dict], Awaitable[dict]] | None = None
+    derived: tuple[str, ...] = ()
 
     @property
     def template(self) -> str:
@@ -73,6 +76,14 @@ class Form:
 
     def active(self, answers: dict) -> list[Question]:
         return [q for q in self.questions if q.when(answers)]
+
+
+@dataclass
+class Fill:
+    """A parsed answer that also fills other questions (a picked meeting fills 课程, 班级, 原时间…)."""
+
+    value: Any
+    others: dict = field(default_factory=dict)
 
 
 router = Router("forms")
@@ -99,6 +110,8 @@ async def start_form(ctx: Context, name: str, answers: dict | None = None) -> No
 
 
 async def ask_next(ctx: Context, form: Form, answers: dict, editing: str | None = None, prefix: str = "") -> None:
+    if form.check is not None:
+        answers = await form.check(ctx, answers)
     q = next((x for x in form.questions if x.key == editing), None) if editing else form.pending(answers)
     lead = prefix + "\n" if prefix else ""
     if q is not None:
@@ -164,10 +177,14 @@ async def on_form_message(ctx: Context) -> None:
         await ctx.set_state("ask", {**data, "pending": asked.pending})
         await ctx.reply_text(asked.text)
         return
+    if isinstance(value, Fill):
+        answers.update(value.others)
+        value = value.value
     answers[key] = value
     echo = q.echo(ctx, value) if q.echo is not None else ""
     # A changed answer may make later questions (in)applicable: drop answers that no longer apply.
-    answers = {k: v for k, v in answers.items() if any(x.key == k for x in form.active(answers))}
+    answers = {k: v for k, v in answers.items()
+               if k in form.derived or any(x.key == k for x in form.active(answers))}
     editing = data.get("editing")
     if editing:
         nxt = form.pending(answers)

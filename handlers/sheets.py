@@ -14,6 +14,7 @@ import io
 from pathlib import Path
 
 from openpyxl import load_workbook
+from python_calamine import CalamineWorkbook
 
 from handlers.problems import Problem
 from handlers.sniff import zip_problem
@@ -78,6 +79,8 @@ def read_table(path: str | Path) -> Table:
     p = Path(path)
     if p.suffix.lower() == ".csv":
         return _read_csv(p)
+    if p.suffix.lower() == ".xls":
+        return _read_xls(p)
     bomb = zip_problem(p)
     if bomb is not None:
         raise TableRefused(bomb)
@@ -121,6 +124,31 @@ def _read_csv(p: Path) -> Table:
     except csv.Error as exc:
         raise TableRefused(Problem("unreadable_csv")) from exc
     return out.table()
+
+
+def _read_xls(p: Path) -> Table:
+    """An old-format (OLE2) workbook through python-calamine, within the same limits."""
+    if p.stat().st_size > MAX_CSV_BYTES:
+        raise _over("bytes", MAX_CSV_BYTES)
+    out = _Bounded()
+    try:
+        wb = CalamineWorkbook.from_path(str(p))
+        if not wb.sheet_names:
+            return []
+        for values in wb.get_sheet_by_index(0).iter_rows():
+            out.add(_xls_cell(v) for v in values)
+    except TableRefused:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any damage in the file means "cannot read it"
+        raise TableRefused(Problem("unreadable")) from exc
+    return out.table()
+
+
+def _xls_cell(value):
+    """calamine gives numbers as floats: 3.0 is the 3 the person typed."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def check_columns(table: Table, columns: list[str], *, allow_empty: bool = False) -> list[Problem]:

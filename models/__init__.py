@@ -4,10 +4,11 @@ from models.directory import GENERAL_DEPARTMENT, OFFICE_DEPARTMENT, ROLES, Perso
 from models.messaging import (
     Conversation, Inbound, OutboxMessage, OutboxRecipient, UserLease, Worker,
 )
+from models.timetable import TimetableMeeting
 from models.workflow import AuditEntry, Reminder, Run, StoredFile, Task
 
 __all__ = [
     "Base", "utcnow", "Person", "PersonAccount", "SchoolClass", "ROLES", "OFFICE_DEPARTMENT", "GENERAL_DEPARTMENT",
     "Conversation", "Inbound", "OutboxMessage", "OutboxRecipient", "UserLease", "Worker",
-    "AuditEntry", "Reminder", "Run", "StoredFile", "Task",
+    "AuditEntry", "Reminder", "Run", "StoredFile", "Task", "TimetableMeeting",
 ]

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("bot", "handlers", "workflow", "models")
 CONFIG = ROOT / ".importlinter"
 # The composition root: the only modules that may wire every tier together.
-COMPOSITION_ROOT = {"bot.app", "bot.cli", "bot.cli_calendar", "bot.composition"}
+COMPOSITION_ROOT = {"bot.app", "bot.cli", "bot.cli_calendar", "bot.cli_timetable", "bot.composition"}
 
 
 def _lint_imports() -> str:

@@ -276,8 +276,10 @@ def test_include_refuses_a_second_claim_on_a_word_or_prefix():
 def test_the_app_routes_in_the_listed_order():
     dp = build_dispatcher()
     assert [c.id for c in dp.all_commands()] == [
-        "notice", "start", "todo", "progress", "remind", "withdraw", "skip", "reassign", "help", "week", "schedule"]
-    assert [r.name for r in dp.chain()][1:] == ["notices", "workflows", "schedule", "forms", "step_form", "uploads"]
+        "notice", "start", "todo", "progress", "remind", "withdraw", "skip", "reassign", "help", "week", "schedule",
+        "my_timetable", "next_timetable", "class_timetable", "room_timetable"]
+    assert [r.name for r in dp.chain()][1:] == ["notices", "workflows", "schedule", "timetable", "forms", "step_form",
+                                                "uploads"]
     assert {c.id for c in dp.all_commands() if c.everywhere} == {"help", "todo"}
 
 

@@ -81,6 +81,8 @@ class WorkdayEntry(_Strict):
     date: Day
     name: str = "调休上班"
     source: Literal["national", "school"] = "school"
+    # whose classes are held that day: 1 (Monday) .. 7; omitted = no classes (a working day only)
+    follows: int | None = Field(default=None, ge=1, le=7)
 
 
 class CalendarFile(_Strict):

@@ -43,12 +43,15 @@ class SchoolCalendar:
         self.vacations: tuple[Vacation, ...] = tuple(v for y in self.years for v in y.vacations)
         self.holidays: dict[dt.date, str] = {}
         self.makeup_workdays: dict[dt.date, str] = {}
+        self.makeup_follows: dict[dt.date, int] = {}  # a 调休 day → the weekday whose classes it holds
         for y in self.years:
             for h in y.holidays:
                 for day in days(h.start, h.end):
                     self.holidays[day] = h.name
             for w in y.workdays:
                 self.makeup_workdays[w.date] = w.name
+                if w.follows:
+                    self.makeup_follows[w.date] = w.follows
 
     # loading
 
@@ -129,6 +132,16 @@ class SchoolCalendar:
             return chinese_calendar.is_workday(d)
         except NotImplementedError:
             return d.weekday() < 5
+
+    def classes_weekday(self, d: dt.date) -> int | None:
+        """Whose 课表 day is held on ``d`` (1 = Monday .. 7): a 调休 day follows the weekday its entry
+        names (none named: no classes); a holiday, or a weekday that is not a working day, has none."""
+        d = _as_day(d)
+        if d in self.makeup_workdays:
+            return self.makeup_follows.get(d)
+        if d in self.holidays or (d.weekday() < 5 and not self.is_workday(d)):
+            return None
+        return d.isoweekday()
 
     def add_workdays(self, d: dt.date, n: int) -> dt.date:
         """The date ``n`` working days after ``d`` (before it when negative), not counting ``d``."""
