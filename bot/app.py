@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 CORE = web.AppKey("core", BotCore)
 WECOM_CLIENT = web.AppKey("wecom_client", object)
 WECOM_SENDER = web.AppKey("wecom_sender", object)
+DINGTALK = web.AppKey("dingtalk", object)
 Mode = Literal["serve", "demo"]
 # Bodies read whole (JSON, forms, the WeCom callback's own smaller limit) stay small; uploads
 # stream through multipart with their own limit (handlers.files.MAX_BYTES), never this one.
@@ -43,7 +44,7 @@ def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[
 
         senders.setdefault("devchat", DevchatSender(db))
     kwargs = {"clock": clock} if clock else {}
-    default = "devchat" if mode == "demo" else "wecom"
+    default = "devchat" if mode == "demo" else ("wecom" if wecom_on or not settings.dingtalk_configured else "dingtalk")
     app = web.Application(client_max_size=CLIENT_MAX_SIZE)
     http: dict[str, ClientSession] = {}
 
@@ -63,6 +64,7 @@ def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[
 
     core = BotCore(settings, db, default_platform=default, senders=senders, dispatcher=build_dispatcher(), **kwargs)
     app[CORE] = core
+    dingtalk = _mount_dingtalk(app, settings, http, core) if settings.dingtalk_configured else None
 
     async def on_startup(app: web.Application) -> None:
         await db.upgrade()
@@ -71,10 +73,14 @@ def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[
             client = WeComClient(settings, http["wecom"], backoff_base=settings.wecom_retry_base)
             app[WECOM_CLIENT] = client
             app[WECOM_SENDER] = WeComSender(client)
+        if dingtalk is not None:
+            await dingtalk.start()
         if start_workers:
             await core.start()
 
     async def on_cleanup(app: web.Application) -> None:
+        if dingtalk is not None:
+            await dingtalk.stop()
         await core.stop()
         for session in http.values():
             await session.close()
@@ -99,6 +105,17 @@ def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[
 
 async def _health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
+
+
+def _mount_dingtalk(app: web.Application, settings: Settings, http: dict[str, ClientSession], core: BotCore):
+    """DingTalk as one platform object (bot/platforms/dingtalk): its routes, its sender, its stream."""
+    from bot.platforms.dingtalk import platform
+
+    dingtalk = platform(settings, http, core)
+    dingtalk.routes(app)
+    core.senders.setdefault(dingtalk.name, dingtalk.sender)
+    app[DINGTALK] = dingtalk
+    return dingtalk
 
 
 def _setup_oauth(app: web.Application, core: BotCore, http: dict[str, ClientSession]) -> None:
