@@ -40,6 +40,7 @@ CARD_UPDATE = "/v1.0/card/instances"
 OPEN = "/v1.0/gateway/connections/open"
 TOPIC_ROBOT = "/v1.0/im/bot/messages/get"
 TOPIC_CARD = "/v1.0/card/instances/callback"
+MSG_KINDS = {"sampleText": "text", "sampleMarkdown": "markdown", "sampleActionCard": "actioncard"}
 
 
 class FakeDingTalk:
@@ -166,7 +167,8 @@ class FakeDingTalk:
         self.sends.append({**body, "msgParam": param})
         for userid in body["userIds"]:
             text = param.get("content") or param.get("text") or ""
-            self.deliveries.append({"userid": userid, "msgtype": body["msgKey"], "content": text, "card": None})
+            kind = MSG_KINDS.get(body["msgKey"], body["msgKey"])
+            self.deliveries.append({"userid": userid, "msgtype": kind, "content": text, "card": None})
         return web.json_response({"processQueryKey": secrets.token_hex(6), "invalidStaffIdList": [],
                                   "flowControlledStaffIdList": []})
 
@@ -183,7 +185,7 @@ class FakeDingTalk:
         assert all(isinstance(v, str) for v in params.values()), params
         userid = space.removeprefix("dtv1.card//IM_ROBOT.")
         card = {"outTrackId": body["outTrackId"], "userid": userid, "template": body["cardTemplateId"],
-                "params": dict(params), "callbackType": body["callbackType"]}
+                "params": dict(params), "delivered": dict(params), "callbackType": body["callbackType"]}
         self.cards[body["outTrackId"]] = card
         self.deliveries.append({"userid": userid, "msgtype": "card", "content": "", "card": card})
         return web.json_response({"success": True, "result": {"outTrackId": body["outTrackId"]}})

@@ -58,7 +58,8 @@ class DingTalkHarness(PhoneView):
         return await self.push(TOPIC_ROBOT, robot_message(userid, text, msg_id or f"msg{next(_msg_ids)}"))
 
     async def click(self, userid: str, card: dict, text: str) -> dict:
-        buttons = json.loads(card["params"]["buttons"])
+        """Tap a button as the card showed it when delivered (a stale client may still show it)."""
+        buttons = json.loads(card["delivered"]["buttons"])
         action = next((b["action"] for b in buttons if b["text"] == text), None)
         assert action, f"no button {text!r} on {card['params']['title']}: {buttons}"
         return await self.push(TOPIC_CARD, card_callback(userid, card["outTrackId"], action))
