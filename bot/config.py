@@ -113,8 +113,9 @@ class Settings(BaseSettings):
                     raise ConfigError(f"CAMPUSBOT_{name.upper()} is not set ({platform} is half-configured)")
             on.append(platform)
         if not on:
-            raise ConfigError("no platform configured: set the CAMPUSBOT_WECOM_* or CAMPUSBOT_DINGTALK_* settings "
-                              "(required by 'campusbot serve')")
+            raise ConfigError("no platform configured: set CAMPUSBOT_WECOM_CORP_ID and the other CAMPUSBOT_WECOM_* "
+                              "settings, or CAMPUSBOT_DINGTALK_CLIENT_ID and the other CAMPUSBOT_DINGTALK_* "
+                              "settings (required by 'campusbot serve')")
         return on
 
     def require_secret_key(self) -> None:

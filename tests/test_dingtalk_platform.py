@@ -115,6 +115,16 @@ def test_half_configured_dingtalk_is_named(tmp_path):
     assert Settings(dingtalk_client_id="x").dingtalk_robot == "x"
 
 
+def test_serve_names_half_configured_dingtalk_in_one_line(tmp_path):
+    from tests.test_cli import run
+
+    r = run(["serve"], tmp_path, CAMPUSBOT_DINGTALK_CLIENT_ID=CLIENT_ID, CAMPUSBOT_SECRET_KEY="k" * 20)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0, r.stderr
+    assert "CAMPUSBOT_DINGTALK_CLIENT_SECRET" in r.stderr
+    r = run(["serve"], tmp_path, CAMPUSBOT_DINGTALK_MODE="webhook")
+    assert r.returncode == 2 and "CAMPUSBOT_DINGTALK_MODE" in r.stderr
+
+
 # ----- stream protocol -----------------------------------------------------------------------
 async def test_stream_acks_pings_and_reconnects_after_disconnect(dingtalk):
     fake = dingtalk.fake
