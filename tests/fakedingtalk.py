@@ -59,6 +59,7 @@ class FakeDingTalk:
         self.subscriptions: list[list] = []
         self.bad_acks: list[Any] = []
         self.storm = False
+        self.silent = False  # a dead peer: answers no WebSocket ping (the client's heartbeat must notice)
         self._tickets: set[str] = set()
         self._failures: dict[str, deque] = {}
         self._ws: web.WebSocketResponse | None = None
@@ -218,7 +219,7 @@ class FakeDingTalk:
         if ticket not in self._tickets:
             return web.Response(status=401)
         self._tickets.discard(ticket)  # single use
-        ws = web.WebSocketResponse()
+        ws = web.WebSocketResponse(autoping=not self.silent)
         await ws.prepare(request)
         self.connections.append(time.monotonic())
         if self.storm:
@@ -230,9 +231,8 @@ class FakeDingTalk:
         self._ws = ws
         self._connected.set()
         async for msg in ws:
-            if msg.type != WSMsgType.TEXT:
-                continue
-            self._ack(msg.data)
+            if msg.type == WSMsgType.TEXT:
+                self._ack(msg.data)
         if self._ws is ws:
             self._ws = None
             self._connected.clear()

@@ -163,6 +163,53 @@ async def test_reconnect_storm_stays_within_backoff(sqlite_url, tmp_path, fake_d
     assert all(g >= base / 2 * 0.9 for g in gaps), gaps
 
 
+async def test_dead_connection_is_noticed_by_keepalive(fake_dingtalk):
+    """A peer that stops answering WebSocket pings is dropped and the stream opens a new connection."""
+    from aiohttp import ClientSession
+
+    from bot.platforms.dingtalk.stream import StreamClient
+
+    fake = fake_dingtalk
+    fake.silent = True
+    updates = []
+
+    async def on_update(topic, data):
+        updates.append((topic, data))
+
+    async with ClientSession() as session:
+        stream = StreamClient(session, api_base=fake.base_url, client_id=CLIENT_ID, client_secret=SECRET,
+                              on_update=on_update, backoff_base=0.05, backoff_cap=0.2, heartbeat=0.2)
+        stream.start()
+        try:
+            for _ in range(100):
+                if len(fake.connections) >= 2:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            await stream.stop()
+    assert len(fake.connections) >= 2, fake.connections
+
+
+async def test_event_ack_echoes_its_data(dingtalk):
+    ack = await dingtalk.fake.push("/v1.0/some/event", {"x": 1}, kind="EVENT")
+    assert ack["code"] == 200 and json.loads(ack["data"]) == {"x": 1}
+
+
+async def test_monthly_quota_keeps_the_message(dingtalk):
+    from sqlalchemy import select
+
+    from models import OutboxRecipient
+
+    fake = dingtalk.fake
+    fake.fail_next("/v1.0/robot/oToMessages/batchSend", 403, "90020")
+    await dingtalk.say(TEACHER, "帮助")
+    assert dingtalk.texts(TEACHER) == [] and len(fake.sends) == 0
+    async with dingtalk.core.db.session() as s:
+        rows = (await s.execute(select(OutboxRecipient).where(OutboxRecipient.userid == TEACHER))).scalars().all()
+    assert [r.status for r in rows] == ["pending"], [(r.status, r.error) for r in rows]
+    assert "quota" in rows[0].error
+
+
 async def test_duplicate_msg_id_has_one_effect(dingtalk):
     await dingtalk.say(TEACHER, "帮助", msg_id="dup-777")
     n = len(dingtalk.texts(TEACHER))

@@ -23,6 +23,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote_plus
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, WSMsgType
 
@@ -128,7 +129,7 @@ class StreamClient:
         if not isinstance(endpoint, str) or not isinstance(ticket, str) or not endpoint or not ticket:
             raise ClientError("connections/open gave no endpoint/ticket")
         sep = "&" if "?" in endpoint else "?"
-        return f"{endpoint}{sep}ticket={ticket}"
+        return f"{endpoint}{sep}ticket={quote_plus(ticket)}"
 
     async def _frame(self, ws, raw: str) -> bool:
         """ACK one frame, then act on it; False when the connection should end."""
@@ -141,15 +142,15 @@ class StreamClient:
         except (ValueError, AttributeError) as exc:
             log.warning("dingtalk stream: unreadable frame (%s)", type(exc).__name__)
             return True
-        if kind == "SYSTEM":
-            echo = data_raw if topic == "ping" and isinstance(data_raw, str) else "{}"
+        echo = data_raw if isinstance(data_raw, str) else json.dumps(data_raw)
+        if kind == "SYSTEM":  # ping wants its data back; disconnect is acked the same way
             await ws.send_str(_ack(message_id, echo))
             if topic == "disconnect":
                 log.info("dingtalk stream: gateway asked to reconnect (%s)", (data or {}).get("reason", ""))
                 return False
             return True
-        reply = {"response": {}} if kind == "CALLBACK" else {"status": "SUCCESS", "message": "success"}
-        await ws.send_str(_ack(message_id, json.dumps(reply)))
+        # A CALLBACK's answer is {"response": …}; an EVENT's ACK echoes its data (as the official SDK does).
+        await ws.send_str(_ack(message_id, json.dumps({"response": {}}) if kind == "CALLBACK" else echo))
         try:
             await self._on_update(topic, data)
         except Exception:  # noqa: BLE001 - one bad update must not drop the connection
