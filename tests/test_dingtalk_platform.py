@@ -210,6 +210,19 @@ async def test_monthly_quota_keeps_the_message(dingtalk):
     assert "quota" in rows[0].error
 
 
+async def test_outbox_sends_at_most_20_users_a_call(dingtalk):
+    from bot import outbox
+    from bot.outbound import OutboundMessage
+
+    users = [f"user{i:02d}" for i in range(45)]
+    async with dingtalk.core.db.session() as s:
+        await outbox.enqueue(s, "dingtalk", users, OutboundMessage(kind="markdown", text="# 通知\n明天停电"))
+    await dingtalk.core.settle()
+    assert sorted(len(c["userIds"]) for c in dingtalk.fake.sends) == [5, 20, 20]
+    assert {c["msgKey"] for c in dingtalk.fake.sends} == {"sampleMarkdown"}
+    assert sorted(m["userid"] for m in dingtalk.sent_messages()) == users
+
+
 async def test_duplicate_msg_id_has_one_effect(dingtalk):
     await dingtalk.say(TEACHER, "帮助", msg_id="dup-777")
     n = len(dingtalk.texts(TEACHER))
