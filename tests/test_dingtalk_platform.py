@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import time
 from datetime import date
 
@@ -334,3 +335,30 @@ async def test_adjust_class_walk_over_dingtalk(dingtalk):
         assert words in joined, words
     assert w.fake.bad_acks == []
     assert all(len(s["userIds"]) <= 20 for s in w.fake.sends)
+
+
+async def test_campusbot_serve_with_only_dingtalk(tmp_path, fake_dingtalk):
+    """The real `campusbot serve` process, only DingTalk configured: it opens the stream, takes a robot
+    message and answers through the robot API."""
+    from tests.test_cli import Server, _free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPUSBOT_")}
+    port = _free_port()
+    env.update({"CAMPUSBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/serve.db", "CAMPUSBOT_PORT": str(port),
+                "CAMPUSBOT_SECRET_KEY": "cli-test-secret-key-0123456789", "CAMPUSBOT_DINGTALK_CLIENT_ID": CLIENT_ID,
+                "CAMPUSBOT_DINGTALK_CLIENT_SECRET": SECRET, "CAMPUSBOT_DINGTALK_CARD_TEMPLATE_ID": "tpl",
+                "CAMPUSBOT_DINGTALK_API_BASE": fake_dingtalk.base_url})
+    server = Server(["serve"], tmp_path, env, port)
+    await asyncio.to_thread(server.__enter__)
+    try:
+        await fake_dingtalk.wait_connected(timeout=30)
+        await fake_dingtalk.push(TOPIC_ROBOT, robot_message("nobody", "你好", "serve-1"))
+        for _ in range(200):
+            if fake_dingtalk.sent_messages():
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await asyncio.to_thread(server.__exit__, None, None, None)
+    sent = fake_dingtalk.sent_messages()
+    assert [m["userid"] for m in sent] == ["nobody"], server.log()
+    assert "通讯录" in sent[0]["content"]
