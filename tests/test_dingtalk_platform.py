@@ -106,14 +106,19 @@ async def dingtalk(aiohttp_client, db_url, tmp_path, fake_dingtalk):
 def test_half_configured_dingtalk_is_named(tmp_path):
     from bot.config import ConfigError, Settings
 
+    none = dict(wecom_corp_id="", wecom_agent_id="", wecom_secret="", wecom_token="", wecom_aes_key="",
+                dingtalk_client_id="", dingtalk_client_secret="", dingtalk_card_template_id="",
+                dingtalk_robot_code="", dingtalk_agent_id="")
     with pytest.raises(ConfigError, match="CAMPUSBOT_DINGTALK_CLIENT_SECRET"):
-        Settings(dingtalk_client_id="x", wecom_corp_id="").require_platforms()
+        Settings(**{**none, "dingtalk_client_id": "x"}).require_platforms()
+    with pytest.raises(ConfigError, match="CAMPUSBOT_DINGTALK_CLIENT_ID"):
+        Settings(**{**none, "dingtalk_agent_id": "1"}).require_platforms()
     with pytest.raises(ConfigError, match="no platform configured"):
-        Settings(wecom_corp_id="", dingtalk_client_id="").require_platforms()
-    on = Settings(dingtalk_client_id="x", dingtalk_client_secret="y", dingtalk_card_template_id="t",
-                  wecom_corp_id="").require_platforms()
-    assert on == ["dingtalk"]
-    assert Settings(dingtalk_client_id="x").dingtalk_robot == "x"
+        Settings(**none).require_platforms()
+    dingtalk = {**none, "dingtalk_client_id": "x", "dingtalk_client_secret": "y", "dingtalk_card_template_id": "t"}
+    assert Settings(**dingtalk).require_platforms() == ["dingtalk"]
+    assert Settings(**dingtalk).dingtalk_robot == "x"
+    assert Settings(**{**dingtalk, "dingtalk_robot_code": "r"}).dingtalk_robot == "r"
 
 
 def test_serve_names_half_configured_dingtalk_in_one_line(tmp_path):
