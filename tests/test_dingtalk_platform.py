@@ -286,6 +286,27 @@ async def test_http_mode_checks_the_sign(aiohttp_client, sqlite_url, tmp_path, f
     assert len(DingTalkHarness(client, app[CORE], fake_dingtalk).texts(TEACHER)) == 1
 
 
+async def test_http_mode_card_tap_dedups_on_card_person_action(aiohttp_client, sqlite_url, tmp_path, fake_dingtalk):
+    from sqlalchemy import select
+
+    from bot.app import CORE, create_app
+    from bot.platforms.dingtalk.callback import sign
+    from models import Inbound
+
+    app = create_app(dingtalk_settings(sqlite_url, tmp_path, fake_dingtalk, dingtalk_mode="http"), "serve",
+                     start_workers=False)
+    client = await aiohttp_client(app)
+    now = str(int(time.time() * 1000))
+    headers = {"timestamp": now, "sign": sign(now, SECRET)}
+    for action in ("task:7:approve", "task:7:approve", "task:7:reject"):
+        body = json.dumps(card_callback(HEAD, "c1b1.chenzr", action))
+        assert (await client.post("/dingtalk/callback", data=body, headers=headers)).status == 200
+    async with app[CORE].db.session() as s:
+        keys = (await s.execute(select(Inbound.dedup_key))).scalars().all()
+    assert sorted(keys) == ["dingtalk:card:c1b1.chenzr:chenzr:task:7:approve",
+                            "dingtalk:card:c1b1.chenzr:chenzr:task:7:reject"]
+
+
 # ----- 1.4 调停课 over DingTalk -----------------------------------------------------------------
 async def fill_form(w, userid=TEACHER):
     await w.say(userid, "调课")
