@@ -2,6 +2,7 @@
 ways, routing each recipient to the platform they use, and old outbox JSON."""
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from dataclasses import fields
@@ -13,7 +14,7 @@ from bot import outbox
 from bot.app import CORE, PLATFORMS, PLATFORMS_KEY, create_app
 from bot.events import Event
 from bot.outbound import Button, Card, OutboundMessage
-from bot.platforms import devchat, wecom
+from bot.platforms import devchat, dingtalk, wecom
 from bot.platforms.base import Capabilities, HttpSessions, Platform, PlatformSender
 from bot.seed import seed_demo
 from bot.platforms.devchat.models import DevchatMessage
@@ -28,8 +29,13 @@ DANGER_CARD = OutboundMessage(kind="card", card_id="c1b1", card=Card(
 # --- the protocol ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("module", [wecom, devchat], ids=["wecom", "devchat"])
+DINGTALK = {"dingtalk_client_id": "dingfakeapp0001", "dingtalk_client_secret": "s",
+            "dingtalk_card_template_id": "campusbot-approval.schema"}
+
+
+@pytest.mark.parametrize("module", [wecom, devchat, dingtalk], ids=["wecom", "devchat", "dingtalk"])
 def test_each_platform_folder_has_one_entry_that_builds_a_platform(module, wecom_settings):
+    wecom_settings = wecom_settings.model_copy(update=DINGTALK)
     app = create_app(wecom_settings, "demo", start_workers=False)
     platform = module.platform(wecom_settings, HttpSessions(), app[CORE])
     assert isinstance(platform, Platform) and isinstance(platform.sender, PlatformSender)
@@ -46,6 +52,11 @@ def test_each_card_renderer_maps_the_semantic_styles(wecom_settings):
     assert [b["style"] for b in wire["button_list"]] == [1, 3] and wire["task_id"] == "c1b1"
     shown = by_name["devchat"].render_card(DANGER_CARD)["card"]
     assert [b["style"] for b in shown["buttons"]] == ["primary", "danger"]
+    ding = dingtalk.platform(wecom_settings.model_copy(update=DINGTALK), HttpSessions(), app[CORE])
+    params = ding.render_card(DANGER_CARD)["cardData"]["cardParamMap"]
+    assert [b["color"] for b in json.loads(params["buttons"])] == ["blue", "red"]
+    update = ding.render_card(OutboundMessage(kind="card_update", reply_ref="c1b1.sunlt", replace_name="已同意"))
+    assert update["outTrackId"] == "c1b1.sunlt" and update["cardData"]["cardParamMap"]["buttons"] == "[]"
 
 
 def test_neutral_messages_and_events_carry_no_platform_fields():
@@ -58,7 +69,7 @@ def test_neutral_messages_and_events_carry_no_platform_fields():
 
 
 def test_the_app_mounts_every_configured_platform_in_order(wecom_settings, tmp_path):
-    assert [m.NAME for m in PLATFORMS] == ["devchat", "wecom"]
+    assert [m.NAME for m in PLATFORMS] == ["devchat", "wecom", "dingtalk"]
     serve = create_app(wecom_settings, "serve", start_workers=False)
     assert [p.name for p in serve[PLATFORMS_KEY]] == ["wecom"] and list(serve[CORE].senders) == ["wecom"]
     demo = create_app(wecom_settings, "demo", start_workers=False)
