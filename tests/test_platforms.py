@@ -102,7 +102,7 @@ async def accounts_of(core, userid: str) -> dict[str, str]:
 
 async def test_import_creates_accounts_and_inbound_maps_them_to_our_userid(wecom, tmp_path):
     core = wecom.core
-    assert await accounts_of(core, "sunlt") == {"wecom": "sunlt", "devchat": "sunlt"}  # the defaults
+    assert await accounts_of(core, "sunlt") == {"wecom": "sunlt", "dingtalk": "sunlt", "devchat": "sunlt"}  # the defaults
     report = await import_csv(core, tmp_path, "userid,name,department,roles,wecom_userid,dingtalk_userid\n"
                                               "sunlt,孙丽婷,机电工程系,任课教师,SunLiTing,dt-0042\n"
                                               "hezq,何志强,机电工程系,任课教师,SunLiTing,\n")
