@@ -85,12 +85,6 @@ class Settings(BaseSettings):
     def wecom_configured(self) -> bool:
         return all([self.wecom_corp_id, self.wecom_agent_id, self.wecom_secret, self.wecom_token, self.wecom_aes_key])
 
-    def require_wecom(self) -> None:
-        """``serve`` needs every WeCom setting; name the first one missing."""
-        for name in ("wecom_corp_id", "wecom_agent_id", "wecom_secret", "wecom_token", "wecom_aes_key"):
-            if not getattr(self, name):
-                raise ConfigError(f"CAMPUSBOT_{name.upper()} is not set (required by 'campusbot serve')")
-
     @property
     def dingtalk_configured(self) -> bool:
         return bool(self.dingtalk_client_id and self.dingtalk_client_secret and self.dingtalk_card_template_id)
