@@ -236,6 +236,24 @@ async def test_outbox_sends_at_most_20_users_a_call(dingtalk):
     assert sorted(m["userid"] for m in dingtalk.sent_messages()) == users
 
 
+async def test_sender_staff_id_is_an_account_mapped_to_our_userid(dingtalk):
+    from sqlalchemy import select
+
+    from bot import accounts
+    from models import Inbound
+
+    async with dingtalk.core.db.session() as s:
+        await accounts.set_accounts(s, TEACHER, {"dingtalk": "dt-0042"})
+    await dingtalk.say("dt-0042", "帮助")  # DingTalk names the account; the bot knows her as sunlt
+    async with dingtalk.core.db.session() as s:
+        row = (await s.execute(select(Inbound).order_by(Inbound.id.desc()).limit(1))).scalar_one()
+    assert row.userid == TEACHER and row.payload["account_id"] == "dt-0042"
+    assert dingtalk.texts("dt-0042") and not dingtalk.texts(TEACHER)  # the answer goes to her account
+    await dingtalk.say(TEACHER, "帮助")  # her userid is no longer a DingTalk account: a stranger, refused once
+    await dingtalk.say(TEACHER, "帮助")
+    assert len(dingtalk.texts(TEACHER)) == 1
+
+
 async def test_duplicate_msg_id_has_one_effect(dingtalk):
     await dingtalk.say(TEACHER, "帮助", msg_id="dup-777")
     n = len(dingtalk.texts(TEACHER))
