@@ -13,7 +13,7 @@ from bot.composition import build_dispatcher, build_hooks
 from bot.config import ConfigError, Settings, demo_secret_key
 from bot.core import BotCore
 from bot.db import Database
-from bot.platforms import devchat, wecom
+from bot.platforms import devchat, dingtalk, wecom
 from bot.platforms.base import HttpSessions, Platform, PlatformModule, PlatformSender
 from bot.platforms.wecom.platform import WeComPlatform
 
@@ -27,7 +27,7 @@ Mode = Literal["serve", "demo"]
 CLIENT_MAX_SIZE = 1 << 20
 # Every platform the app knows, in mount order (also the outbox's tie-break for a person with
 # accounts on several, see bot/accounts.py). A new platform is one folder plus a line here.
-PLATFORMS: tuple[PlatformModule, ...] = (devchat, wecom)
+PLATFORMS: tuple[PlatformModule, ...] = (devchat, wecom, dingtalk)
 
 
 def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[str, PlatformSender] | None = None,

@@ -69,10 +69,10 @@ def main(verbose: bool) -> None:
 
 @main.command()
 def serve() -> None:
-    """Run in production: WeCom callback at /wecom/callback."""
+    """Run in production: every configured platform (WeCom at /wecom/callback, DingTalk by stream or callback)."""
     settings = _settings()
     try:
-        settings.require_wecom()
+        settings.require_platforms()
         settings.require_secret_key()
     except ConfigError as exc:
         click.echo(f"配置错误: {exc}", err=True)

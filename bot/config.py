@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,18 @@ class Settings(BaseSettings):
     wecom_oauth_base: str = "https://open.weixin.qq.com"  # where pages send a visitor to be identified
     wecom_max_skew: int = Field(default=300, ge=0)
     wecom_retry_base: float = Field(default=0.5, gt=0, le=60)  # seconds; the client's first backoff
+
+    dingtalk_client_id: str = ""  # the app's AppKey / Client ID
+    dingtalk_client_secret: str = ""
+    dingtalk_robot_code: str = ""  # the robot's code; the client id when empty
+    dingtalk_agent_id: str = ""  # only for 工作通知 (work notifications)
+    dingtalk_card_template_id: str = ""  # the imported approval card (bot/platforms/dingtalk/card_template.json)
+    dingtalk_mode: Literal["stream", "http"] = "stream"
+    dingtalk_api_base: str = "https://api.dingtalk.com"
+    dingtalk_oapi_base: str = "https://oapi.dingtalk.com"
+    dingtalk_retry_base: float = Field(default=0.5, gt=0, le=60)  # seconds; the API client's first backoff
+    dingtalk_reconnect_base: float = Field(default=1.0, gt=0, le=60)  # seconds; the stream's first backoff
+    dingtalk_reconnect_cap: float = Field(default=60.0, gt=0, le=600)
 
     calendar_file: Path | None = None  # the 校历; the demo's 2026-2027 one by default
     work_hours: str = "08:30-17:30"  # reminders go out only inside these hours on working days
@@ -72,11 +85,32 @@ class Settings(BaseSettings):
     def wecom_configured(self) -> bool:
         return all([self.wecom_corp_id, self.wecom_agent_id, self.wecom_secret, self.wecom_token, self.wecom_aes_key])
 
-    def require_wecom(self) -> None:
-        """``serve`` needs every WeCom setting; name the first one missing."""
-        for name in ("wecom_corp_id", "wecom_agent_id", "wecom_secret", "wecom_token", "wecom_aes_key"):
-            if not getattr(self, name):
-                raise ConfigError(f"CAMPUSBOT_{name.upper()} is not set (required by 'campusbot serve')")
+    @property
+    def dingtalk_configured(self) -> bool:
+        return bool(self.dingtalk_client_id and self.dingtalk_client_secret and self.dingtalk_card_template_id)
+
+    @property
+    def dingtalk_robot(self) -> str:
+        return self.dingtalk_robot_code or self.dingtalk_client_id
+
+    def require_platforms(self) -> list[str]:
+        """``serve`` runs every configured platform; a half-configured one, or none, is named in one line."""
+        wecom = ("wecom_corp_id", "wecom_agent_id", "wecom_secret", "wecom_token", "wecom_aes_key")
+        dingtalk = ("dingtalk_client_id", "dingtalk_client_secret", "dingtalk_card_template_id")
+        dingtalk_any = dingtalk + ("dingtalk_robot_code", "dingtalk_agent_id")
+        on: list[str] = []
+        for platform, needed, started in (("wecom", wecom, wecom), ("dingtalk", dingtalk, dingtalk_any)):
+            if not any(getattr(self, name) for name in started):
+                continue
+            for name in needed:
+                if not getattr(self, name):
+                    raise ConfigError(f"CAMPUSBOT_{name.upper()} is not set ({platform} is half-configured)")
+            on.append(platform)
+        if not on:
+            raise ConfigError("no platform configured: set CAMPUSBOT_WECOM_CORP_ID and the other CAMPUSBOT_WECOM_* "
+                              "settings, or CAMPUSBOT_DINGTALK_CLIENT_ID and the other CAMPUSBOT_DINGTALK_* "
+                              "settings (required by 'campusbot serve')")
+        return on
 
     def require_secret_key(self) -> None:
         """``serve`` signs links with a key of its own: a leaked WeCom secret must not forge them."""

@@ -24,9 +24,10 @@ __all__ = ["names", "people_with_role", "teaching_departments", "class_departmen
 
 COLUMNS = ("userid", "name", "department", "roles", "classes")
 # Optional columns ``<platform>_userid`` (wecom_userid, dingtalk_userid…) name a person's account on
-# that platform. WeCom's defaults to the userid; the local chat's is always the userid.
+# that platform. WeCom's and DingTalk's default to the userid (a college usually gives both the
+# same staff id); the local chat's is always the userid. Only mounted platforms are sent through.
 ACCOUNT_SUFFIX = "_userid"
-DEFAULT_ACCOUNT_PLATFORMS = ("wecom", "devchat")
+DEFAULT_ACCOUNT_PLATFORMS = ("wecom", "dingtalk", "devchat")
 
 
 async def class_department(s: AsyncSession, class_name: str) -> str | None:

@@ -2,6 +2,7 @@
 ways, routing each recipient to the platform they use, and old outbox JSON."""
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from dataclasses import fields
@@ -13,7 +14,7 @@ from bot import outbox
 from bot.app import CORE, PLATFORMS, PLATFORMS_KEY, create_app
 from bot.events import Event
 from bot.outbound import Button, Card, OutboundMessage
-from bot.platforms import devchat, wecom
+from bot.platforms import devchat, dingtalk, wecom
 from bot.platforms.base import Capabilities, HttpSessions, Platform, PlatformSender
 from bot.seed import seed_demo
 from bot.platforms.devchat.models import DevchatMessage
@@ -28,8 +29,13 @@ DANGER_CARD = OutboundMessage(kind="card", card_id="c1b1", card=Card(
 # --- the protocol ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("module", [wecom, devchat], ids=["wecom", "devchat"])
+DINGTALK = {"dingtalk_client_id": "dingfakeapp0001", "dingtalk_client_secret": "s",
+            "dingtalk_card_template_id": "campusbot-approval.schema"}
+
+
+@pytest.mark.parametrize("module", [wecom, devchat, dingtalk], ids=["wecom", "devchat", "dingtalk"])
 def test_each_platform_folder_has_one_entry_that_builds_a_platform(module, wecom_settings):
+    wecom_settings = wecom_settings.model_copy(update=DINGTALK)
     app = create_app(wecom_settings, "demo", start_workers=False)
     platform = module.platform(wecom_settings, HttpSessions(), app[CORE])
     assert isinstance(platform, Platform) and isinstance(platform.sender, PlatformSender)
@@ -46,6 +52,11 @@ def test_each_card_renderer_maps_the_semantic_styles(wecom_settings):
     assert [b["style"] for b in wire["button_list"]] == [1, 3] and wire["task_id"] == "c1b1"
     shown = by_name["devchat"].render_card(DANGER_CARD)["card"]
     assert [b["style"] for b in shown["buttons"]] == ["primary", "danger"]
+    ding = dingtalk.platform(wecom_settings.model_copy(update=DINGTALK), HttpSessions(), app[CORE])
+    params = ding.render_card(DANGER_CARD)["cardData"]["cardParamMap"]
+    assert [b["color"] for b in json.loads(params["buttons"])] == ["blue", "red"]
+    update = ding.render_card(OutboundMessage(kind="card_update", reply_ref="c1b1.sunlt", replace_name="已同意"))
+    assert update["outTrackId"] == "c1b1.sunlt" and update["cardData"]["cardParamMap"]["buttons"] == "[]"
 
 
 def test_neutral_messages_and_events_carry_no_platform_fields():
@@ -58,7 +69,7 @@ def test_neutral_messages_and_events_carry_no_platform_fields():
 
 
 def test_the_app_mounts_every_configured_platform_in_order(wecom_settings, tmp_path):
-    assert [m.NAME for m in PLATFORMS] == ["devchat", "wecom"]
+    assert [m.NAME for m in PLATFORMS] == ["devchat", "wecom", "dingtalk"]
     serve = create_app(wecom_settings, "serve", start_workers=False)
     assert [p.name for p in serve[PLATFORMS_KEY]] == ["wecom"] and list(serve[CORE].senders) == ["wecom"]
     demo = create_app(wecom_settings, "demo", start_workers=False)
@@ -91,7 +102,7 @@ async def accounts_of(core, userid: str) -> dict[str, str]:
 
 async def test_import_creates_accounts_and_inbound_maps_them_to_our_userid(wecom, tmp_path):
     core = wecom.core
-    assert await accounts_of(core, "sunlt") == {"wecom": "sunlt", "devchat": "sunlt"}  # the defaults
+    assert await accounts_of(core, "sunlt") == {"wecom": "sunlt", "dingtalk": "sunlt", "devchat": "sunlt"}  # the defaults
     report = await import_csv(core, tmp_path, "userid,name,department,roles,wecom_userid,dingtalk_userid\n"
                                               "sunlt,孙丽婷,机电工程系,任课教师,SunLiTing,dt-0042\n"
                                               "hezq,何志强,机电工程系,任课教师,SunLiTing,\n")

@@ -1,0 +1,88 @@
+"""DingTalk as a :class:`~bot.platforms.base.Platform`: the stream (or HTTP callback), the sender."""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.outbound import OutboundMessage
+from bot.platforms.base import Capabilities, HttpSessions, SendResult, TransientSendError
+from bot.platforms.dingtalk.callback import setup_callback_routes
+from bot.platforms.dingtalk.client import DingTalkClient
+from bot.platforms.dingtalk.events import PLATFORM, BadPayload, parse
+from bot.platforms.dingtalk.sender import MAX_BATCH, DingTalkSender, render
+from bot.platforms.dingtalk.stream import StreamClient
+
+if TYPE_CHECKING:
+    from bot.core import BotCore
+
+log = logging.getLogger(__name__)
+
+
+class _StartedSender:
+    """Known to the outbox from the start; DingTalk's HTTP client exists only once the loop runs."""
+
+    name = PLATFORM
+    max_batch = MAX_BATCH
+
+    def __init__(self) -> None:
+        self.inner: DingTalkSender | None = None
+
+    async def send(self, userids: list[str], message: OutboundMessage, *, dedup: bool = True,
+                   ref: str = "") -> SendResult:
+        if self.inner is None:
+            raise TransientSendError("dingtalk is not started yet")
+        return await self.inner.send(userids, message, dedup=dedup, ref=ref)
+
+
+class DingTalkPlatform:
+    name = PLATFORM
+    capabilities = Capabilities(buttons=True, card_update=True, markdown=True, max_batch=MAX_BATCH,
+                                file_messages=False)
+
+    def __init__(self, settings: Settings, http: HttpSessions, core: "BotCore") -> None:
+        self.settings, self.http, self.core = settings, http, core
+        self.sender = _StartedSender()
+        self.client: DingTalkClient | None = None
+        self.stream: StreamClient | None = None
+
+    def routes(self, app: web.Application) -> None:
+        """HTTP mode only: ``POST /dingtalk/callback``; the stream needs no route."""
+        if self.settings.dingtalk_mode == "http":
+            setup_callback_routes(app, self.settings.dingtalk_client_secret, self.core.accept)
+
+    def render_card(self, message: OutboundMessage) -> dict:
+        return render(message)
+
+    async def identify_visitor(self, request: web.Request) -> str | None | web.Response:
+        """Pages inside DingTalk (免登) are not built yet: the signed link is the credential."""
+        return None
+
+    async def start(self) -> None:
+        s = self.settings
+        session = self.http.get(PLATFORM)
+        self.client = DingTalkClient(session, api_base=s.dingtalk_api_base, client_id=s.dingtalk_client_id,
+                                     client_secret=s.dingtalk_client_secret, robot_code=s.dingtalk_robot,
+                                     backoff_base=s.dingtalk_retry_base)
+        callback_type = "STREAM" if s.dingtalk_mode == "stream" else "HTTP"
+        self.sender.inner = DingTalkSender(self.client, s.dingtalk_card_template_id, callback_type)
+        if s.dingtalk_mode == "stream":
+            self.stream = StreamClient(session, api_base=s.dingtalk_api_base, client_id=s.dingtalk_client_id,
+                                       client_secret=s.dingtalk_client_secret, on_update=self._update,
+                                       backoff_base=s.dingtalk_reconnect_base, backoff_cap=s.dingtalk_reconnect_cap)
+            self.stream.start()
+
+    async def stop(self) -> None:
+        """The stream stops here; the HTTP session is closed with the others (``HttpSessions.close``)."""
+        if self.stream is not None:
+            await self.stream.stop()
+
+    async def _update(self, topic: str, data: Any) -> None:
+        try:
+            event = parse(topic, data)
+        except BadPayload as exc:
+            log.warning("dingtalk stream: %s ignored: %s", topic, exc)
+            return
+        await self.core.accept(event)
