@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from tests.reliability.support import (  # noqa: E402
     OFFICE, Serve, free_port, import_directory, reset_postgres, serve_env, start_fake, write_directory,
 )
-from tests.wecom_helpers import signed_post, template_card_event_xml, text_xml  # noqa: E402
+from tests.support.wecom_helpers import signed_post, template_card_event_xml, text_xml  # noqa: E402
 
 CONCURRENCY = 64
 TARGETS = {"ack_ratio": 0.5, "p99_ms": 50.0, "processed_per_s": 800.0, "notice_calls": 10,

@@ -13,7 +13,7 @@ from wechatpy.enterprise import parse_message
 from wechatpy.enterprise.crypto import WeChatCrypto
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
-from tests.wecom_helpers import AES_KEY, CORP_ID, TOKEN  # noqa: E402
+from tests.support.wecom_helpers import AES_KEY, CORP_ID, TOKEN  # noqa: E402
 
 
 def make_app() -> web.Application:

@@ -90,3 +90,39 @@ async def devchat(aiohttp_client, tmp_path: Path) -> "DevchatHarness":
     async with app[CORE].db.session() as s:
         await seed_demo(s)
     return DevchatHarness(client, app[CORE])
+
+
+@pytest.fixture
+async def browsers(wecom):
+    """People's WeCom clients (tests/support/identity.py), closed after the test."""
+    from tests.support.identity import WXWORK_UA, Browser
+
+    opened: list[Browser] = []
+
+    def make(userid: str, ua: str = "") -> "Browser":
+        opened.append(Browser(wecom, userid, ua or WXWORK_UA))
+        return opened[-1]
+
+    yield make
+    for b in opened:
+        await b.close()
+
+
+@pytest.fixture
+async def base_url(aiohttp_server, tmp_path: Path) -> str:
+    """The demo app with its real workers, on a free port the app knows (its card links point at it)."""
+    import socket
+
+    from bot.app import CORE, create_app
+    from bot.config import Settings
+    from tests.support.people import seed
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db", data_dir=tmp_path,
+                        host="127.0.0.1", port=port, public_url=f"http://127.0.0.1:{port}")
+    app = create_app(settings, mode="demo")
+    server = await aiohttp_server(app, host="127.0.0.1", port=port)
+    await seed(app[CORE])
+    return str(server.make_url("")).rstrip("/")

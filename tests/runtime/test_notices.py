@@ -1,19 +1,10 @@
 """通知 by 教务处 staff: audience by roles and 系部, 确认收到, 进度 and 催办."""
 from __future__ import annotations
 
+from tests.support.flows import compose
+
 OFFICE = "wangjw"
 SECRETARIES = {"linms", "guoyan", "caiqh", "yeqing"}
-
-
-async def compose(w, text="请于周五前提交期末试卷", audience="所有教学秘书", deadline="无", confirm="是"):
-    await w.say(OFFICE, "通知")
-    assert "正文" in w.last_text(OFFICE)
-    await w.say(OFFICE, text)
-    await w.say(OFFICE, audience)
-    await w.say(OFFICE, deadline)
-    await w.say(OFFICE, confirm)
-    assert "请核对通知" in w.last_text(OFFICE)
-    await w.say(OFFICE, "确认")
 
 
 async def test_notice_confirm_progress_remind(wecom):

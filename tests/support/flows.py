@@ -2,6 +2,8 @@
 runs and tasks behind the cards, and acting on whatever a task's card asks."""
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import select
 
 from bot.composition import build_hooks
@@ -115,3 +117,18 @@ async def act_on(w, run: Run, task) -> bool:
 async def run_of_id(w, run_id: int) -> Run:
     async with w.core.db.session() as s:
         return await s.get(Run, run_id)
+
+
+TODAY = date(2026, 12, 3)  # a Thursday in 第13教学周 of the shipped 校历
+NOTICE_OFFICE = "wangjw"
+
+
+async def compose(w, text="请于周五前提交期末试卷", audience="所有教学秘书", deadline="无", confirm="是"):
+    await w.say(NOTICE_OFFICE, "通知")
+    assert "正文" in w.last_text(NOTICE_OFFICE)
+    await w.say(NOTICE_OFFICE, text)
+    await w.say(NOTICE_OFFICE, audience)
+    await w.say(NOTICE_OFFICE, deadline)
+    await w.say(NOTICE_OFFICE, confirm)
+    assert "请核对通知" in w.last_text(NOTICE_OFFICE)
+    await w.say(NOTICE_OFFICE, "确认")

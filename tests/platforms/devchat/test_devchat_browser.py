@@ -8,20 +8,15 @@ Skipped when Debian's chromium is not installed (we never download a browser).
 from __future__ import annotations
 
 import re
-import socket
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from bot.app import CORE, create_app
-from bot.config import Settings
 from workflow.calendar import DEFAULT_CALENDAR_FILE, load_calendar
-from tests.support.people import HEAD, TEACHER, seed
+from tests.support.browser import ARGS, CHROMIUM
+from tests.support.people import HEAD, TEACHER
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic", "--no-proxy-server"]
 PHONE = {"width": 390, "height": 844}
 SCREENSHOT = "/tmp/devchat.png"
 WALK_TEACHER_PNG = "/tmp/walk_teacher.png"
@@ -31,20 +26,6 @@ REPLY_MS = 15_000  # worker + 1 s polling, with room for a slow CI box
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed (apt install chromium)")
 playwright_api = pytest.importorskip("playwright.async_api", reason="playwright (python) not installed")
 expect = playwright_api.expect
-
-
-@pytest.fixture
-async def base_url(aiohttp_server, tmp_path: Path) -> str:
-    """The demo app with its real workers, on a free port the app knows (its card links point at it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db", data_dir=tmp_path,
-                        host="127.0.0.1", port=port, public_url=f"http://127.0.0.1:{port}")
-    app = create_app(settings, mode="demo")
-    server = await aiohttp_server(app, host="127.0.0.1", port=port)
-    await seed(app[CORE])
-    return str(server.make_url("")).rstrip("/")
 
 
 @pytest.fixture

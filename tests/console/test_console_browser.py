@@ -6,10 +6,14 @@ from __future__ import annotations
 import uuid
 
 import aiohttp
+from pathlib import Path
+
 import pytest
 
-from tests.test_devchat_browser import ARGS, CHROMIUM, base_url  # noqa: F401 - fixture
-from tests.test_devchat_browser import playwright_api
+from tests.support.browser import ARGS, CHROMIUM
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed (apt install chromium)")
+playwright_api = pytest.importorskip("playwright.async_api", reason="playwright (python) not installed")
 
 expect = playwright_api.expect
 DESKTOP = {"width": 1366, "height": 900}

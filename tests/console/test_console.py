@@ -10,11 +10,11 @@ import zipfile
 from sqlalchemy import select, update
 
 from models import AuditEntry, Run, Task
-from tests.devchat_harness import devchat  # noqa: F401 - fixture
-from tests.harness import card_url
-from tests.test_page_identity import PLAIN_UA, WXWORK_UA, Browser, browsers  # noqa: F401 - fixture
-from tests.test_uploads import PNG, upload
-from tests.wecom_helpers import AGENT_ID, CORP_ID
+from tests.support.harness import card_url
+from tests.support.identity import PLAIN_UA, WXWORK_UA, Browser
+from tests.support.files import PNG
+from tests.support.pages import upload_named as upload
+from tests.support.wecom_helpers import AGENT_ID, CORP_ID
 
 OFFICE, OFFICE2, LEADER = "wangjw", "liuyf", "zhaogm"
 SECRETARY_IT, TEACHER = "guoyan", "sunlt"
@@ -248,8 +248,8 @@ async def test_reassign_skip_and_close_follow_the_authority_rules(wecom, browser
 async def test_adjust_summary_counts_per_teacher_and_exports_inert_xlsx(wecom, browsers):
     from openpyxl import load_workbook
 
-    from tests.harness import pin_today
-    from tests.test_adjust_class import TODAY, fill_form
+    from tests.support.harness import pin_today
+    from tests.support.flows import TODAY, fill_form
 
     w = wecom
     pin_today(w.core, TODAY)
@@ -312,7 +312,7 @@ async def test_audit_log_page_searches_by_person_run_and_day(wecom, browsers):
 async def test_notice_confirmations_are_listed_and_exported(wecom, browsers):
     from openpyxl import load_workbook
 
-    from tests.test_notices import compose
+    from tests.support.flows import compose
 
     w = wecom
     await compose(w)  # to every 教学秘书, needs confirming

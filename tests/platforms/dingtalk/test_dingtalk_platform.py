@@ -12,8 +12,8 @@ from datetime import date
 
 import pytest
 
-from tests.fakedingtalk import TOPIC_CARD, TOPIC_ROBOT, FakeDingTalk
-from tests.harness import PhoneView, pin_today
+from tests.support.fakedingtalk import TOPIC_CARD, TOPIC_ROBOT, FakeDingTalk
+from tests.support.harness import PhoneView, pin_today
 
 CLIENT_ID, SECRET = "dingfakeapp0001", "ding-test-secret"
 TEACHER, HEAD, OTHER_HEAD, LEADER = "sunlt", "chenzr", "xuhm", "zhaogm"
@@ -122,7 +122,7 @@ def test_half_configured_dingtalk_is_named(tmp_path):
 
 
 def test_serve_names_half_configured_dingtalk_in_one_line(tmp_path):
-    from tests.test_cli import run
+    from tests.support.processes import run
 
     r = run(["serve"], tmp_path, CAMPUSBOT_DINGTALK_CLIENT_ID=CLIENT_ID, CAMPUSBOT_SECRET_KEY="k" * 20)
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0, r.stderr
@@ -391,7 +391,7 @@ async def test_adjust_class_walk_over_dingtalk(dingtalk):
 async def test_campusbot_serve_with_only_dingtalk(tmp_path, fake_dingtalk):
     """The real `campusbot serve` process, only DingTalk configured: it opens the stream, takes a robot
     message and answers through the robot API."""
-    from tests.test_cli import Server, _free_port
+    from tests.support.processes import Server, _free_port
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPUSBOT_")}
     port = _free_port()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from tests.harness import card_text, pin_today
+from tests.support.harness import card_text, pin_today
 
 TEACHER = "sunlt"  # 孙丽婷: 计算机网络基础 for 计网2401, 周四 3-4节, B202 (bot/demo/timetable.csv)
 HEAD = "chenzr"
