@@ -28,7 +28,13 @@ from tests.support.wecom_helpers import template_card_event_xml
 HEADS = ("chenzr", "fangzr")  # both 系部主任 of 机电工程系
 LEADER = "zhaogm"  # 教务处分管领导
 TEACHERS = ("sunlt", "hezq", "maqiang", "t90001", "t90002")  # five races: one is rarely enough to catch a bug
-ANSWERS = ["调课", "电工基础", "计网2401", "12月3日 第3-4节", "实训楼A301", "12月4日 第1-2节", "不变", "参加比赛"]
+# Each request asks for its own new slot: the same class in one slot twice would be a conflict to explain.
+NEW_SLOTS = ["12月4日 第1-2节", "12月4日 第3-4节", "12月4日 第5-6节", "12月4日 第7-8节", "12月7日 第1-2节",
+             "12月7日 第3-4节", "12月7日 第5-6节", "12月7日 第7-8节"]
+
+
+def answers(i: int) -> list[str]:
+    return ["调课", "电工基础", "计网2401", "12月3日 第3-4节", "实训楼A301", NEW_SLOTS[i], "不变", "参加比赛"]
 
 
 def approval_cards(fake, userid: str) -> list[dict]:
@@ -69,7 +75,7 @@ async def test_same_card_tapped_at_once_in_two_processes(tmp_path):
         async with aiohttp.ClientSession() as http:
             async def request(i: int, teacher: str) -> None:
                 via = (a, b)[i % 2]
-                for j, words in enumerate(ANSWERS + ["确认"]):
+                for j, words in enumerate(answers(i) + ["确认"]):
                     await say(http, via.base, teacher, words, 80_000_000 + i * 100 + j)
 
             await asyncio.gather(*(request(i, t) for i, t in enumerate(TEACHERS)))
