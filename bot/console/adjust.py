@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from openpyxl import Workbook
 from sqlalchemy import select
 
 from bot import directory
 from bot.console.queries import term_of
 from bot.file_pages import file_response
-from handlers.data.inert import append_text_row
+from handlers.data.inert import write_text_sheets
 from handlers.offload import off_loop
 from models import Run
 
@@ -76,23 +74,6 @@ def _periods(slot: dict) -> str:
     return f"{first}-{last}" if first and last and first != last else str(first or "")
 
 
-def write_xlsx(path: Path, heads: list[str], rows: list[list], count_heads: list[str], counts: list[list],
-               titles: tuple[str, str]) -> Path:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = titles[0]
-    append_text_row(ws, heads)
-    for r in rows:
-        append_text_row(ws, r)
-    ws2 = wb.create_sheet(titles[1])
-    append_text_row(ws2, count_heads)
-    for r in counts:
-        append_text_row(ws2, r)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
-    return path
-
-
 def add_adjust_routes(app: web.Application, console: "Console") -> None:
     core = console.core
     texts = "console/adjust_texts.j2"
@@ -127,9 +108,9 @@ def add_adjust_routes(app: web.Application, console: "Console") -> None:
                  states.get(r["state"], r["state"])] for r in data["rows"]]
         counts = [[t["teacher"], t["department"], *[t.get(k, 0) for k in kinds], t["total"]] for t in data["teachers"]]
         target = core.settings.data_dir / "console" / f"adjust-{viewer.userid}.xlsx"
-        await off_loop(write_xlsx, target, m("heads").split("|"), rows,
-                       [m("head_teacher"), m("head_department"), *kinds, m("head_total")], counts,
-                       (m("sheet_list"), m("sheet_counts")))
+        await off_loop(write_text_sheets, target, [
+            (m("sheet_list"), m("heads").split("|"), rows),
+            (m("sheet_counts"), [m("head_teacher"), m("head_department"), *kinds, m("head_total")], counts)])
         name = core.renderer.macro(texts, "filename", term=data["term"], week=f["week"])
         return file_response(str(target), name, XLSX)
 

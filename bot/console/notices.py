@@ -6,17 +6,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from openpyxl import Workbook
 from sqlalchemy import select
 
 from bot import directory
 from bot.console.adjust import XLSX
 from bot.file_pages import file_response
-from handlers.data.inert import append_text_row
+from handlers.data.inert import write_text_sheets
 from handlers.offload import off_loop
 from handlers.notices import NOTICE
 from models import Run, Task
@@ -40,18 +38,6 @@ def _late(task: Task, deadline: datetime | None, hours, now: datetime) -> bool:
     if task.status == "open":
         return hours.local(now) > deadline
     return task.acted_at is not None and hours.local(task.acted_at) > deadline
-
-
-def write_xlsx(path: Path, heads: list[str], rows: list[list], title: str) -> Path:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = title
-    append_text_row(ws, heads)
-    for r in rows:
-        append_text_row(ws, r)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
-    return path
 
 
 def add_notice_routes(app: web.Application, console: "Console") -> None:
@@ -104,7 +90,7 @@ def add_notice_routes(app: web.Application, console: "Console") -> None:
                  hours.local(t.acted_at).strftime("%Y-%m-%d %H:%M") if t.acted_at else "",
                  m("late") if _late(t, deadline, hours, now) else ""] for t in tasks]
         target = core.settings.data_dir / "console" / f"notice-{run.id}-{viewer.userid}.xlsx"
-        await off_loop(write_xlsx, target, m("heads").split("|"), rows, m("sheet"))
+        await off_loop(write_text_sheets, target, [(m("sheet"), m("heads").split("|"), rows)])
         return file_response(str(target), m("filename", run=run), XLSX)
 
     app.router.add_get("/console/notices", listing)

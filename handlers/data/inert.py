@@ -8,8 +8,10 @@ that does it; every writer (xlsx here, csv with :func:`inert_row`) uses it.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from pathlib import Path
+from typing import Iterable, Sequence
 
+from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -35,3 +37,17 @@ def append_text_row(ws: Worksheet, values: Iterable[object]) -> None:
         cell.data_type = "s"
         cells.append(cell)
     ws.append(cells)
+
+
+def write_text_sheets(path: Path, sheets: Sequence[tuple[str, list, list]]) -> Path:
+    """An xlsx of ``(title, header, rows)`` sheets, every cell inert text. Blocking: run it off the loop."""
+    wb = Workbook()
+    for i, (title, header, rows) in enumerate(sheets):
+        ws = wb.active if i == 0 else wb.create_sheet()
+        ws.title = title
+        append_text_row(ws, header)
+        for row in rows:
+            append_text_row(ws, row)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
