@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import accounts
+from bot.text_files import decode_office_text
 from models import ROLES, Person, SchoolClass
 from workflow.people import names, people_with_role, teaching_departments
 
@@ -62,14 +63,8 @@ def read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     """Rows with their spreadsheet row numbers (the header is row 1)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        raw = path.read_bytes()
-        for enc in ("utf-8-sig", "gb18030"):
-            try:
-                text = raw.decode(enc)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
+        text = decode_office_text(path.read_bytes())
+        if text is None:
             raise DirectoryFileError("无法识别文件编码，请另存为 UTF-8 的 CSV")
         table = list(csv.reader(io.StringIO(text)))
     elif suffix == ".xlsx":

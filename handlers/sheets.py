@@ -16,6 +16,7 @@ from pathlib import Path
 from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
 
+from bot.text_files import decode_office_text
 from handlers.problems import Problem
 from handlers.sniff import zip_problem
 
@@ -108,14 +109,8 @@ def read_table(path: str | Path) -> Table:
 def _read_csv(p: Path) -> Table:
     if p.stat().st_size > MAX_CSV_BYTES:
         raise _over("bytes", MAX_CSV_BYTES)
-    raw = p.read_bytes()
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
+    text = decode_office_text(p.read_bytes())
+    if text is None:
         raise TableRefused(Problem("unreadable_csv"))
     out = _Bounded()
     try:
