@@ -645,6 +645,10 @@ CONSOLE_POSTS = ("/console/login", "/console/logout", "/console/start", "/consol
 CONSOLE_ROUTES = ({(m, p) for p in CONSOLE_GETS for m in ("GET", "HEAD")} | {("POST", p) for p in CONSOLE_POSTS})
 
 
+TIMETABLE_ROUTES = {("GET", "/timetable/template.xlsx"), ("HEAD", "/timetable/template.xlsx"),
+                    ("GET", "/timetable/{n}"), ("HEAD", "/timetable/{n}"), ("POST", "/timetable/{n}")}
+
+
 def test_serve_mounts_no_local_chat(tmp_path):
     """The local chat lets anyone send as anyone: `serve` never mounts it (nor its page or API)."""
     from bot.app import create_app
@@ -661,7 +665,7 @@ def test_serve_mounts_no_local_chat(tmp_path):
         ("GET", "/record/{run_id}"), ("GET", "/file/{file_id}"), ("GET", "/healthz"),
         ("HEAD", "/upload/{task_id}"), ("HEAD", "/record/{run_id}.xlsx"), ("HEAD", "/record/{run_id}"),
         ("HEAD", "/file/{file_id}"), ("HEAD", "/healthz"), ("HEAD", "/wecom/callback"), ("HEAD", "/oauth/wecom"),
-    } | CONSOLE_ROUTES)
+    } | TIMETABLE_ROUTES | CONSOLE_ROUTES)
     demo = {r.resource.canonical for r in create_app(settings, "demo").router.routes()}
     assert "/" in demo and any(p.startswith("/devchat/api") for p in demo)  # the check above can fail
 
