@@ -7,7 +7,9 @@ term. The report shows on the page and arrives in chat, so the office keeps it.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
@@ -19,7 +21,7 @@ from bot.file_pages import file_response, save_part
 from bot.links import verify
 from bot.page_access import message, visitor
 from bot.reminders.working_time import calendar_for
-from bot.timetable_store import TimetableReport, import_term
+from bot.timetable_store import TimetableReport, apply_import, plan_import
 from handlers.data.inert import write_text_sheets
 from handlers.files import MAX_BYTES
 from handlers.offload import off_loop
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 
 OFFICE = "教务处"
 TEXTS = "timetable/page_texts.j2"
+TOKEN = re.compile(r"[0-9a-f]{32}_[^/\\]+")  # a file kept from a preview: uuid4 hex + its safe name
 EXAMPLE_ROWS = [["T001", "张老师", "大学英语", "信息2301、信息2302", "周一", "1-2", "1-16周", "B202"],
                 ["T002", "李老师", "高等数学", "信息2301", "3", "3-4", "1-8,10-16周", "A201"]]
 
@@ -51,12 +54,13 @@ def setup_timetable_routes(app: web.Application, core: "BotCore") -> None:
         person = await _office_person(request, core)
         if isinstance(person, web.Response):
             return person
-        term, saved, refused = await _read_form(request, core)
+        posted = await _read_form(request, core)
+        term, saved = posted.term, posted.saved
         if term not in _terms(core):
             _discard(saved)
             return _page(core, request, person, error=core.renderer.macro(TEXTS, "bad_term", given=term))
         if saved is None:
-            error = core.renderer.macro(TEXTS, refused, mb=MAX_BYTES >> 20)
+            error = core.renderer.macro(TEXTS, posted.refused, mb=MAX_BYTES >> 20)
             return _page(core, request, person, error=error, term=term)
         try:
             meetings, problems = await off_loop(read_file, saved)
@@ -64,7 +68,12 @@ def setup_timetable_routes(app: web.Application, core: "BotCore") -> None:
             _discard(saved)
             return _page(core, request, person, error=refusal_reason(core.renderer, exc), term=term)
         async with core.db.session() as s:
-            report = await import_term(s, term, meetings, problems)
+            plan = await plan_import(s, term, meetings, problems)
+            if plan.drastic and not posted.confirmed:  # nothing written: the office looks first
+                text = report_text(core.renderer, plan.report)
+                return _page(core, request, person, preview=plan.report, report_lines=text.splitlines(),
+                             term=term, token=saved.name)
+            report = await apply_import(s, plan)
             text = report_text(core.renderer, report)
             await outbox.enqueue(s, [person.userid], core.renderer.text_message(
                 "timetable/imported_in_chat.j2", report=text))
@@ -102,24 +111,45 @@ async def _office_person(request: web.Request, core: "BotCore") -> Person | web.
     return person
 
 
-async def _read_form(request: web.Request, core: "BotCore") -> tuple[str, Path | None, str]:
-    """(term, saved file, why not saved: no_file or too_big). The form sends the term, then the file."""
-    term, saved = "", None
+@dataclass
+class Posted:
+    term: str = ""
+    saved: Path | None = None
+    refused: str = "no_file"  # why nothing was saved: no_file or too_big
+    confirmed: bool = False  # 确认替换 after a preview, naming the file kept from it
+
+
+async def _read_form(request: web.Request, core: "BotCore") -> Posted:
+    """The form sends the term, then a file, or (after a preview) the kept file's token and 确认."""
+    posted = Posted()
+    folder = Path(core.settings.data_dir) / "files" / "timetable"
+
+    def keep(token: str) -> None:
+        if TOKEN.fullmatch(token) and (folder / token).is_file():
+            posted.saved, posted.confirmed = folder / token, True
+
+    if request.content_type != "multipart/form-data":  # 确认替换 carries no file
+        fields = await request.post()
+        posted.term = str(fields.get("term", "")).strip()
+        keep(str(fields.get("token", "")).strip())
+        return posted
     try:
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
             if part.name == "term":
-                term = (await part.text()).strip()
-            elif part.name == "file" and part.filename and saved is None:
-                folder = Path(core.settings.data_dir) / "files" / "timetable"
-                saved = folder / f"{uuid.uuid4().hex[:8]}_{safe_filename(unquote(part.filename))}"
-                if await save_part(part, folder, str(saved)) > MAX_BYTES:
-                    _discard(saved)
-                    return term, None, "too_big"
+                posted.term = (await part.text()).strip()
+            elif part.name == "token":
+                keep((await part.text()).strip())
+            elif part.name == "file" and part.filename and posted.saved is None:
+                posted.saved = folder / f"{uuid.uuid4().hex}_{safe_filename(unquote(part.filename))}"
+                if await save_part(part, folder, str(posted.saved)) > MAX_BYTES:
+                    _discard(posted.saved)
+                    return Posted(posted.term, None, "too_big")
     except Exception:  # noqa: BLE001 - a broken form: the page asks for the file again
-        _discard(saved)
-        return term, None, "no_file"
-    return term, saved, "" if saved else "no_file"
+        if not posted.confirmed:
+            _discard(posted.saved)
+        return Posted(posted.term)
+    return posted
 
 
 def _discard(path: Path | None) -> None:
@@ -133,10 +163,11 @@ def _terms(core: "BotCore") -> list[str]:
 
 def _page(core: "BotCore", request: web.Request, person: Person, error: str = "",
           report: TimetableReport | None = None, report_lines: list[str] | None = None,
-          term: str | None = None) -> web.Response:
+          term: str | None = None, preview: TimetableReport | None = None, token: str = "") -> web.Response:
     today = (core.clock() + dt.timedelta(hours=8)).date()
     current = term or term_on(calendar_for(core.settings), today)
     html = core.renderer.page("pages/timetable_upload.html", person=person, terms=_terms(core), term=current,
                               action=f"{request.path}?{request.query_string}", error=error, report=report,
-                              report_lines=report_lines or [], template_url=TEMPLATE_PATH, columns=COLUMNS)
+                              report_lines=report_lines or [], template_url=TEMPLATE_PATH, columns=COLUMNS,
+                              preview=preview, token=token)
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})

@@ -46,13 +46,26 @@ async def test_office_imports_a_gbk_csv_from_the_chat_link(wecom):
     page = await w.client.get(path)
     html = await page.text()
     assert page.status == 200 and "导入课表" in html and f'<option value="{TERM}" selected>' in html
+    before = w.mark()
     status, html = await _post(w, path, _csv(
         ["", "孙丽婷", "计算机网络基础", "计网2401", "周四", "3-4", "1-16周", "B202"],
         ["", "孙丽婷", "机械制图", "机电2401", "周一", "7-8", "1-16周", "A101"],
         ["", "查无此人", "高等数学", "计网2401", "周二", "1-2", "1-16周", "A201"],
         ["", "孙丽婷", "电工基础", "机电2401", "周八", "1-2", "1-16周", "A102"],
     ), "课表.csv")
-    assert status == 200
+    # The file would drop most of the demo term: nothing is written until the office confirms.
+    assert status == 200 and "这次导入会删除原课表" in html and "导入完成" not in html
+    assert not w.since(before, OFFICE)
+    await w.say(TEACHER, "我的课表")
+    assert "电子电工" not in w.last_text(TEACHER) and "机械制图" in w.last_text(TEACHER)
+    token = re.search(r'name="token" value="([^"]+)"', html).group(1)
+    form = FormData()
+    form.add_field("term", TERM)
+    form.add_field("token", token)
+    resp = await w.client.post(path, data=form)
+    html = await resp.text()
+    await w.core.settle()
+    assert resp.status == 200
     assert "导入 2 条" in html and "第 4 行" in html and "第 5 行" in html, html
     assert "已替换原课表" in html  # the demo term had a 课表
     chat = w.last_text(OFFICE)
