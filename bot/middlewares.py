@@ -19,10 +19,10 @@ STRANGER = "__stranger__"  # the conversation row that remembers a stranger was 
 
 
 async def refuse_strangers(handler: Next, event: Event, data: dict) -> None:
-    """One polite refusal per unknown userid, then silence."""
+    """One polite refusal per unknown userid (or one who left: inactive), then silence."""
     session = data["session"]
     person = await session.get(Person, event.userid)
-    if person is not None:
+    if person is not None and person.active:
         data["person"] = person
         await handler(event, data)
         return
