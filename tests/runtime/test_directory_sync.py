@@ -190,3 +190,14 @@ async def test_someone_who_left_gets_no_messages_and_no_tasks(db_url, tmp_path, 
         assert "hezq" not in teachers and "sunlt" in teachers and "luoxy" in teachers
     finally:
         await db.dispose()
+
+
+async def test_someone_who_left_is_answered_like_a_stranger(wecom):
+    """hezq left (inactive): what he writes starts nothing; he is told once, like someone not in the 通讯录."""
+    async with wecom.core.db.session() as s:
+        (await s.get(Person, "hezq")).active = False
+    await wecom.say("hezq", "调课")
+    await wecom.say("hezq", "调课")
+    assert len(wecom.texts("hezq")) == 1 and "不在本校教务通讯录中" in wecom.texts("hezq")[0]
+    await wecom.say("sunlt", "帮助")  # everyone else as before
+    assert wecom.texts("sunlt")
