@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
+from sqlalchemy.exc import DBAPIError
 
 from bot import directory as d
 from bot.app import CORE, access_log_options, create_app
@@ -207,7 +208,8 @@ def directory_sync(source: str, mapping: Path | None, dry_run: bool) -> None:
     async def go() -> SyncReport:
         database = Database(settings.database_url)
         try:
-            await database.upgrade()
+            if not dry_run:  # a dry run changes nothing, not even the schema
+                await database.upgrade()
             async with ClientSession(timeout=ClientTimeout(total=30)) as session:
                 return await sync_directory(database, SYNC_SOURCES[source](settings, session), exceptions,
                                             dry_run=dry_run)
@@ -218,6 +220,9 @@ def directory_sync(source: str, mapping: Path | None, dry_run: bool) -> None:
         report = asyncio.run(go())
     except SYNC_ERRORS as exc:
         click.echo(f"无法读取{SYNC_NAMES[source]}通讯录：{exc or type(exc).__name__}", err=True)
+        sys.exit(1)
+    except DBAPIError:
+        click.echo("无法同步：数据库结构不是最新，请先运行 campusbot db upgrade", err=True)
         sys.exit(1)
     click.echo("\n".join(sync_report_lines(report, SYNC_NAMES[source])))
 

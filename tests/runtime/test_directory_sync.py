@@ -201,3 +201,18 @@ async def test_someone_who_left_is_answered_like_a_stranger(wecom):
     assert len(wecom.texts("hezq")) == 1 and "不在本校教务通讯录中" in wecom.texts("hezq")[0]
     await wecom.say("sunlt", "帮助")  # everyone else as before
     assert wecom.texts("sunlt")
+
+
+async def test_a_dry_run_does_not_even_upgrade_the_schema(tmp_path, fake_dingtalk):
+    from sqlalchemy import inspect
+
+    school(fake_dingtalk.directory)
+    url = f"sqlite+aiosqlite:///{tmp_path}/fresh.db"
+    r = await sync(tmp_path, url, "dingtalk", "--dry-run", **dingtalk_env(fake_dingtalk))
+    assert r.returncode == 1 and "campusbot db upgrade" in r.stderr, r.stdout + r.stderr
+    db = Database(url)
+    try:
+        async with db.engine.connect() as conn:
+            assert await conn.run_sync(lambda c: inspect(c).get_table_names()) == []
+    finally:
+        await db.dispose()
