@@ -201,6 +201,19 @@ async def test_someone_who_left_is_answered_like_a_stranger(wecom):
     assert len(wecom.texts("hezq")) == 1 and "不在本校教务通讯录中" in wecom.texts("hezq")[0]
     await wecom.say("sunlt", "帮助")  # everyone else as before
     assert wecom.texts("sunlt")
+    async with wecom.core.db.session() as s:
+        (await s.get(Person, "hezq")).active = True  # back (a sync, or the school's file)
+    await wecom.say("hezq", "帮助")
+    assert len(wecom.texts("hezq")) == 2 and "不在本校教务通讯录中" not in wecom.texts("hezq")[1]
+
+
+async def test_a_form_left_open_by_someone_who_left_is_closed_with_the_refusal(wecom):
+    await wecom.say("hezq", "调课")
+    assert "课程" in wecom.last_text("hezq")
+    async with wecom.core.db.session() as s:
+        (await s.get(Person, "hezq")).active = False
+    await wecom.say("hezq", "电工基础")
+    assert "不在本校教务通讯录中" in wecom.last_text("hezq")
 
 
 async def test_a_dry_run_does_not_even_upgrade_the_schema(tmp_path, fake_dingtalk):
