@@ -20,6 +20,7 @@ from bot.console.audit_log import add_audit_routes
 from bot.console.notice_detail import add_detail_routes
 from bot.console.notices import add_notice_routes
 from bot.console.people import add_people_routes
+from bot.console.term import add_term_routes
 from bot.console.auth import QR_RETURN, QrLogin, qr_login_redirect, qr_state_ok, viewer_for
 from bot.console.files import build_zip, entry_name
 from bot.console.web import LOGIN_PATH, Console
@@ -62,6 +63,7 @@ def setup_console(app: web.Application, core: "BotCore", *, demo: bool, qr: QrLo
     add_notice_routes(app, console)
     add_detail_routes(app, console)
     add_people_routes(app, console)
+    add_term_routes(app, console)
 
 
 class _Routes:
