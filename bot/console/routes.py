@@ -17,6 +17,7 @@ from bot import directory
 from bot.console import queries
 from bot.console.adjust import add_adjust_routes
 from bot.console.audit_log import add_audit_routes
+from bot.console.board import add_board_routes
 from bot.console.notice_detail import add_detail_routes
 from bot.console.notices import add_notice_routes
 from bot.console.people import add_people_routes
@@ -64,6 +65,7 @@ def setup_console(app: web.Application, core: "BotCore", *, demo: bool, qr: QrLo
     add_detail_routes(app, console)
     add_people_routes(app, console)
     add_term_routes(app, console)
+    add_board_routes(app, console, queries.term_of)
 
 
 class _Routes:
