@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
 from bot.links import download_url
-from models import Person, Reminder, Run, SchoolClass, StoredFile, Task
+from bot.outbound import OutboundMessage
+from models import OutboxRecipient, Person, Reminder, Run, SchoolClass, StoredFile, Task
 
 if TYPE_CHECKING:
     from bot.core import BotCore
@@ -76,11 +77,12 @@ async def send_cards(s: AsyncSession, core: "BotCore", run: Run, userids: Iterab
                   files=files)
     render = core.renderer.card_message
     if not files:
-        await outbox.enqueue(s, users, render(CARD, **values, file_url=""))
-        return
-    for userid in users:
-        await outbox.enqueue(s, [userid], render(CARD, **values,
-                                                 file_url=download_url(core.settings, files[0].id, userid)))
+        sent = [await outbox.enqueue(s, users, render(CARD, **values, file_url=""))]
+    else:
+        sent = [await outbox.enqueue(s, [userid], render(CARD, **values,
+                                                         file_url=download_url(core.settings, files[0].id, userid)))
+                for userid in users]
+    run.data = {**run.data, "outbox": [*run.data.get("outbox", []), *sent]}  # what a 撤回 takes back
 
 
 async def attachments(s: AsyncSession, run: Run) -> list[StoredFile]:
@@ -112,7 +114,8 @@ async def cancel_scheduled(s: AsyncSession, run: Run) -> bool:
 
 
 async def withdraw(s: AsyncSession, core: "BotCore", run: Run) -> list[str]:
-    """撤回 a sent notice: open confirmations close, every recipient hears it is withdrawn.
+    """撤回 a sent notice: open confirmations close, its cards are recalled where the platform can
+    (WeCom: message/recall, else the card's button greyed to 已撤回), and every recipient hears it.
 
     Returns the recipients told; empty when the notice was not out (or already withdrawn)."""
     res = await s.execute(update(Run).where(Run.id == run.id, Run.status.in_(("open", "done")))
@@ -125,12 +128,31 @@ async def withdraw(s: AsyncSession, core: "BotCore", run: Run) -> list[str]:
                     .execution_options(synchronize_session=False))
     everyone = list((await s.execute(select(Task.assignee).where(Task.run_id == run.id).order_by(Task.id)))
                     .scalars())
+    await _recall_cards(s, core, run)
     if everyone:
         sender = await s.get(Person, run.started_by)
         await outbox.enqueue(s, everyone, core.renderer.card_message(CARD, run=run, sender=sender, reminder=False,
                                                                      need_confirm=False, files=[], file_url="",
                                                                      withdrawn=True))
     return everyone
+
+
+async def _recall_cards(s: AsyncSession, core: "BotCore", run: Run) -> None:
+    """One recall per message the platform sent (its reference), on the platform it went through."""
+    able = [p.name for p in core.platforms if p.capabilities.recall]
+    ids = [int(i) for i in run.data.get("outbox", [])]
+    if not able or not ids:
+        return
+    rows = (await s.execute(select(OutboxRecipient.platform, OutboxRecipient.platform_ref, OutboxRecipient.userid)
+                            .where(OutboxRecipient.outbox_id.in_(ids), OutboxRecipient.status == "sent",
+                                   OutboxRecipient.platform_ref != "", OutboxRecipient.platform.in_(able))
+                            .order_by(OutboxRecipient.id))).all()
+    sent: dict[tuple[str, str], list[str]] = {}
+    for platform, ref, userid in rows:
+        sent.setdefault((platform, ref), []).append(userid)
+    name = core.renderer.text("task/replace_name.j2", action="withdrawn")
+    for (platform, ref), userids in sent.items():
+        await outbox.enqueue_on(s, platform, userids, OutboundMessage(kind="recall", reply_ref=ref, replace_name=name))
 
 
 async def audience(s: AsyncSession, roles: Iterable[str], departments: Iterable[str],

@@ -4,6 +4,7 @@ sent by the reminders tick when the clock reaches it, or cancelled before; CSRF 
 from __future__ import annotations
 
 import io
+import json
 import re
 from datetime import datetime
 
@@ -111,6 +112,8 @@ async def test_compose_to_every_counselor_confirm_remind_export_and_withdraw(wec
     assert "已撤回通知" in flash(html) and "已撤回" in html
     assert sorted({m["userid"] for m in w.since(mark)}) == sorted(COUNSELORS)
     assert "【已撤回】教务处通知\n这条通知已撤回，不用再处理" in w.last_text("zhoujs")
+    notice_cards = {m["msgid"] for m in w.sent_messages() if m["card"] and "学籍异动名单" in card_text(m["card"])}
+    assert len(notice_cards) == 4 + 2 and sorted(w.fake.recalled) == sorted(notice_cards)  # each a link of their own
     async with w.core.db.session() as s:
         states = dict((await s.execute(select(Task.assignee, Task.status).where(Task.run_id == run.id))).all())
         actions = [a.action for a in (await s.execute(select(AuditEntry).where(AuditEntry.run_id == run.id)
@@ -119,6 +122,25 @@ async def test_compose_to_every_counselor_confirm_remind_export_and_withdraw(wec
     assert actions[0] == "notice_send" and "notice_remind" in actions and actions[-1] == "notice_withdraw"
     status, html = await act(b, run.id, "withdraw")
     assert "没有发出或已经撤回" in flash(html)
+
+
+async def test_a_notice_older_than_a_day_has_its_cards_greyed_instead(wecom, browsers):
+    w = wecom
+    w.core.clock = ManualClock(MORNING)
+    b = browsers(OFFICE, PLAIN_UA)
+    await login(b)
+    await compose(b, {"text": "机电工程系教学秘书请核对监考安排", "role": "教学秘书", "department": "机电工程系",
+                      "confirm": "1"})
+    (run,) = await notice_runs(w.core)
+    (sent,) = [c for c in w.fake.calls_to("/cgi-bin/message/send") if "监考安排" in json.dumps(c.json, ensure_ascii=False)]
+    for d in w.fake.deliveries:  # WeCom recalls for 24 hours only
+        d.at -= 25 * 3600
+    status, html = await act(b, run.id, "withdraw")
+    assert "已告诉 1 位收件人" in flash(html) and w.fake.recalled == []
+    (update,) = w.fake.card_updates
+    assert update["userids"] == ["linms"] and update["button"] == {"replace_name": "已撤回"}
+    assert update["response_code"].startswith("rc-")
+    assert "这条通知已撤回" in w.last_text("linms")
 
 
 async def test_a_scheduled_notice_goes_out_at_its_time_and_a_cancelled_one_never(wecom, browsers):
