@@ -43,7 +43,7 @@ async def create_notice(s: AsyncSession, core: "BotCore", sender: str, data: dic
     if send_at is None:
         return run, await deliver(s, core, run)
     run.status = "scheduled"
-    run.data = {**run.data, "send_at": send_at.isoformat(timespec="minutes")}
+    run.data = {**run.data, "send_at": core.reminders.hours.local(send_at).strftime("%Y-%m-%d %H:%M")}
     s.add(Reminder(key=reminder_key(run.id), kind="notice", due_at=send_at, payload={"run_id": run.id}))
     await s.flush()
     return run, 0

@@ -55,6 +55,15 @@ def cn_time(hours, utc: datetime | None) -> str:
     return f"{cn_day(hours.cal, local)} {local:%H:%M}"
 
 
+def cn_local(cal, text: str) -> str:
+    """A local time as a form stores it ("2026-12-10 14:30" or "2026-12-10T14:30") → 12月10日（周四）第15周 14:30."""
+    try:
+        local = datetime.fromisoformat(text.strip())
+    except (AttributeError, ValueError):
+        return text or ""
+    return f"{cn_day(cal, local)} {local:%H:%M}"
+
+
 async def overview(s: AsyncSession, core: "BotCore", viewer: Viewer) -> dict:
     hours = core.reminders.hours
     cal = hours.cal

@@ -45,6 +45,7 @@ def setup_console(app: web.Application, core: "BotCore", *, demo: bool, qr: QrLo
     console = Console(core, demo=demo, qr=qr is not None)
     core.renderer.env.filters.setdefault("cnday", lambda d: queries.cn_day(core.reminders.calendar, d))
     core.renderer.env.filters.setdefault("cntime", lambda d: queries.cn_time(core.reminders.hours, d))
+    core.renderer.env.filters.setdefault("cnlocal", lambda t: queries.cn_local(core.reminders.calendar, t))
     r = _Routes(console, qr)
     app.router.add_get("/console", r.overview)
     app.router.add_get(LOGIN_PATH, r.login_page)

@@ -91,6 +91,7 @@ async def test_compose_to_every_counselor_confirm_remind_export_and_withdraw(wec
     await w.click("tangwj", w.last_card("tangwj"), "确认收到")
     status, html = await b.open(f"/console/notices/{run.id}")
     assert '<span class="done-total">2/4</span>' in html and "已确认 1/2" in html
+    assert "截止：12月4日（周五）第13周 17:00" in html
     row = re.search(r"data-department=\"机电工程系\">(.*?)</tr>", html, re.S).group(1)
     assert re.sub(r"<svg.*?</svg>|\s", "", row, flags=re.S) == \
         "<td>机电工程系</td><td></td><td>1/2</td><td>1</td><td>0</td><td>周建森</td>"
@@ -152,6 +153,7 @@ async def test_a_scheduled_notice_goes_out_at_its_time_and_a_cancelled_one_never
                                      "when": "later", "send_at": "2026-12-03T10:30"})
     assert status == 200, re.findall(r"<h1>(.*?)<", html)
     assert "将于 2026-12-03 10:30 发给 4 人" in flash(html) and "定时发送" in html
+    assert "（12月3日（周四）第13周 10:30，4 人）" in html
     status, html = await compose(b, {"text": "这条会被取消", "role": "教学秘书", "when": "later",
                                      "send_at": "2026-12-03T11:00"})
     first, second = await notice_runs(w.core)
