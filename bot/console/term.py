@@ -1,8 +1,9 @@
 """校历 and 课表 on the console: the loaded 校历's teaching weeks, holidays and 调休 days, and a new
 课表 uploaded with its check and a preview before it replaces the term.
 
-The preview is the real import (``bot.timetable_store.import_term`` on ``handlers.timetable.sheet.read_file``)
-in a transaction that is rolled back; applying runs it again on the same kept file and commits."""
+The preview is the import's plan (``bot.timetable_store.plan_import`` on ``handlers.timetable.sheet.read_file``),
+computed without writing; applying plans again on the same kept file and applies it in one transaction.
+The chat's upload page (bot/timetable_pages.py) reads and words its imports the same way."""
 from __future__ import annotations
 
 import re
@@ -15,9 +16,9 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.console.forms import read_form
-from bot.timetable_store import TimetableReport, import_term
+from bot.timetable_store import apply_import, plan_import
 from handlers.offload import off_loop
-from handlers.problems import render_problems
+from handlers.timetable.report import refusal_text, report_text
 from handlers.timetable.sheet import TimetableFileError, read_file
 from models import TimetableMeeting
 from workflow.timetable.terms import term_name, term_on
@@ -25,13 +26,7 @@ from workflow.timetable.terms import term_name, term_on
 if TYPE_CHECKING:
     from bot.console.web import Console
 
-PROBLEMS = "timetable/problems.j2"
-SHOWN_CHANGES = 30
 TOKEN = re.compile(r"^[0-9a-f]{32}\.(csv|xlsx|xls)$")
-
-
-class _Preview(Exception):
-    """Raised inside the preview's session so that the import is rolled back."""
 
 
 def semesters_view(cal, today) -> list[dict]:
@@ -54,19 +49,6 @@ def semesters_view(cal, today) -> list[dict]:
 def add_term_routes(app: web.Application, console: "Console") -> None:
     core = console.core
     store = Path(core.settings.data_dir) / "console" / "timetables"
-
-    def report_text(report: TimetableReport) -> str:
-        problems = [(p.row, core.renderer.macro(PROBLEMS, p.code, **p.values)) for p in report.problems]
-        return core.renderer.text("timetable/import_report.j2", term=report.term, kept=report.kept,
-                                  problems=problems, replaced=report.replaced, added=report.added,
-                                  removed=report.removed, changed=report.changed, limit=SHOWN_CHANGES)
-
-    def refusal_text(exc: TimetableFileError) -> str:
-        if exc.code == "sheet_refused":
-            reason = render_problems(core.renderer, [exc.values["problem"]])[0]
-        else:
-            reason = core.renderer.macro(PROBLEMS, exc.code, **exc.values)
-        return core.renderer.text("timetable/file_refused.j2", reason=reason)
 
     def terms() -> list[str]:
         return [term_name(s.start_year, s.number) for s in core.reminders.calendar.semesters]
@@ -110,16 +92,12 @@ def add_term_routes(app: web.Application, console: "Console") -> None:
             meetings, problems = await off_loop(read_file, kept)
         except TimetableFileError as exc:
             kept.unlink(missing_ok=True)
-            return console.back("/console/calendar", refusal_text(exc), ok=False)
-        report = None
-        try:
-            async with core.db.session() as s:
-                report = await import_term(s, term, meetings, problems)
-                raise _Preview()
-        except _Preview:
-            pass
+            return console.back("/console/calendar", refusal_text(core.renderer, exc), ok=False)
+        async with core.db.session() as s:
+            plan = await plan_import(s, term, meetings, problems)
         return console.page(request, "console/term_preview.html", viewer=viewer, token=token, term=term,
-                            filename=upload.filename, report=report, text=report_text(report))
+                            filename=upload.filename, report=plan.report, drastic=plan.drastic,
+                            text=report_text(core.renderer, plan.report))
 
     async def apply(request: web.Request) -> web.Response:
         if not await console.csrf_ok(request):
@@ -138,9 +116,9 @@ def add_term_routes(app: web.Application, console: "Console") -> None:
         try:
             meetings, problems = await off_loop(read_file, kept)
         except TimetableFileError as exc:
-            return console.back("/console/calendar", refusal_text(exc), ok=False)
+            return console.back("/console/calendar", refusal_text(core.renderer, exc), ok=False)
         async with core.db.session() as s:
-            report = await import_term(s, term, meetings, problems)
+            report = await apply_import(s, await plan_import(s, term, meetings, problems))
             await core.engine.audit(s, None, None, viewer.userid, "timetable_import",
                                     note("audit", report=report, filename=str(form.get("filename", ""))[:200]))
         kept.unlink(missing_ok=True)
