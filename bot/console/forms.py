@@ -2,6 +2,7 @@
 ``data_dir`` with a size limit, never held in memory, the CSRF token checked before anything is kept."""
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from handlers.files import MAX_BYTES, discard
 from handlers.sniff import safe_filename
 
 FIELD_CHARS = 4000  # a text field longer than this is cut
+KEPT_SECONDS = 24 * 3600  # a previewed import nobody applied is deleted after this
 
 
 @dataclass
@@ -38,6 +40,14 @@ class PostedForm:
         for f in self.files:
             discard(f.path)
         self.files = []
+
+
+def sweep(folder: Path, now: float | None = None) -> None:
+    """Delete previewed files older than a day (an import previewed and never applied)."""
+    limit = (now or time.time()) - KEPT_SECONDS
+    for path in folder.glob("*") if folder.is_dir() else []:
+        if path.is_file() and path.stat().st_mtime < limit:
+            discard(str(path))
 
 
 async def read_form(request: web.Request, folder: Path) -> PostedForm | None:

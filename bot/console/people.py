@@ -14,7 +14,7 @@ from aiohttp import web
 from sqlalchemy import or_, select
 
 from bot import directory
-from bot.console.forms import read_form
+from bot.console.forms import read_form, sweep
 from handlers.offload import off_loop
 from models import ROLES, Person, PersonAccount, SchoolClass
 
@@ -125,6 +125,7 @@ def add_people_routes(app: web.Application, console: "Console") -> None:
         if suffix not in (".csv", ".xlsx"):
             form.discard()
             return console.back("/console/people", note("bad_suffix"), ok=False)
+        await off_loop(sweep, _store(console))
         token = f"{secrets.token_hex(16)}{suffix}"
         kept = _store(console) / token
         Path(upload.path).rename(kept)

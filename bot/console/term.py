@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from sqlalchemy import func, select
 
-from bot.console.forms import read_form
+from bot.console.forms import read_form, sweep
 from bot.timetable_store import apply_import, plan_import
 from handlers.offload import off_loop
 from handlers.timetable.report import refusal_text, report_text
@@ -85,6 +85,7 @@ def add_term_routes(app: web.Application, console: "Console") -> None:
             return console.back("/console/calendar", core.renderer.macro("console/term_texts.j2", "need_file"),
                                 ok=False)
         upload = form.files[0]
+        await off_loop(sweep, store)
         token = f"{secrets.token_hex(16)}{Path(upload.filename).suffix.lower()}"
         kept = store / token
         Path(upload.path).rename(kept)

@@ -86,6 +86,10 @@ async def test_compose_to_every_counselor_confirm_remind_export_and_withdraw(wec
     assert f"u=huangfd" in url and url != card_url(w.last_card("zhoujs"))  # each their own signed link
     async with b.session.get(b.site + local_path(url), headers={"User-Agent": PLAIN_UA}) as resp:
         assert resp.status == 200 and await resp.read() == PDF
+    _, html = await b.open(f"/console/notices/{run.id}")  # the office opens it from the console too
+    file_id = re.search(r'href="/console/files/(\d+)">学籍异动表.pdf', html).group(1)
+    async with b.session.get(b.site + f"/console/files/{file_id}") as resp:
+        assert resp.status == 200 and await resp.read() == PDF
 
     await w.click("huangfd", w.last_card("huangfd"), "确认收到")
     await w.click("tangwj", w.last_card("tangwj"), "确认收到")

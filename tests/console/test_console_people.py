@@ -3,7 +3,9 @@ a directory import previewed row by row (nothing written) and then applied in on
 CSRF and the 教学秘书's limits."""
 from __future__ import annotations
 
+import os
 import re
+import time
 
 from aiohttp import FormData
 from sqlalchemy import select
@@ -44,7 +46,13 @@ async def test_people_are_listed_filtered_and_an_import_is_previewed_then_applie
     people = re.search(r'<div class="card" id="people">(.*?)</div>', html, re.S).group(1)
     assert "唐文杰" in people and "黄福东" not in people and "郭燕" not in people
 
+    imports = w.core.settings.data_dir / "console" / "imports"
+    imports.mkdir(parents=True, exist_ok=True)
+    stale = imports / "0123456789abcdef0123456789abcdef.csv"  # previewed two days ago, never applied
+    stale.write_text("userid\n")
+    os.utime(stale, (time.time() - 2 * 86400,) * 2)
     status, html = await upload(b, CSV.encode())
+    assert not stale.exists()
     assert status == 200 and "新增 <b>1</b> 人，更新 <b>2</b> 人，不变 <b>1</b> 人，不导入 <b>1</b> 行" in html
     assert re.search(r'row-refused"><td>6</td><td>badr</td>.*?未知角色：校长', html, re.S)
     assert "班级：数控2401 → 数控2401;数控2402" in html and "钉钉账号：sunlt → ding-sunlt" in html
