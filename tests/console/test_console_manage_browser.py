@@ -165,3 +165,15 @@ async def test_notices_directory_and_refusals_in_chromium(demo_site, chromium, t
     await secretary.goto(f"{base}/console/people?department=机电工程系")
     await expect(secretary.locator("#people")).not_to_contain_text("黄福东")
     await secretary.screenshot(path=str(tmp_path / "console_secretary.png"), full_page=True)
+
+    # 8. 撤回: the cards in the local chat turn to 已撤回
+    office.on("dialog", lambda dialog: dialog.accept())
+    await office.goto(notice_url)
+    await office.get_by_role("button", name="撤回通知").click()
+    await expect(office.locator(".flash.ok")).to_contain_text("已撤回通知")
+    await expect(office.locator("#notice-state")).to_have_text("已撤回")
+    chat = await office.context.new_page()
+    await chat.goto(f"{base}/chat/zhoujs")
+    card = chat.locator(".card", has_text="请各位辅导员周五前提交学籍异动名单").first
+    await expect(card.locator(".card-btn.done")).to_have_text("已撤回")
+    await expect(chat.locator(".row.out", has_text="这条通知已撤回")).to_have_count(1)
