@@ -156,3 +156,28 @@ async def base_url(aiohttp_server, tmp_path: Path) -> str:
     server = await aiohttp_server(app, host="127.0.0.1", port=port)
     await seed(app[CORE])
     return str(server.make_url("")).rstrip("/")
+
+
+@pytest.fixture
+async def demo_site(aiohttp_server, tmp_path: Path):
+    """The demo app with its real workers on a free port, its core and a clock the test can move
+    (10:00 Beijing on tests/support/flows.py TODAY, ticking)."""
+    import socket
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    from bot.app import CORE, create_app
+    from bot.config import Settings
+    from tests.support.clock import ShiftedClock
+    from tests.support.people import seed
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db", data_dir=tmp_path / "data",
+                        host="127.0.0.1", port=port, public_url=f"http://127.0.0.1:{port}")
+    clock = ShiftedClock(datetime(2026, 12, 3, 2, 0))
+    app = create_app(settings, mode="demo", clock=clock)
+    server = await aiohttp_server(app, host="127.0.0.1", port=port)
+    await seed(app[CORE])
+    return SimpleNamespace(url=str(server.make_url("")).rstrip("/"), core=app[CORE], clock=clock)

@@ -17,7 +17,11 @@ from bot import directory
 from bot.console import queries
 from bot.console.adjust import add_adjust_routes
 from bot.console.audit_log import add_audit_routes
+from bot.console.board import add_board_routes
+from bot.console.notice_detail import add_detail_routes
 from bot.console.notices import add_notice_routes
+from bot.console.people import add_people_routes
+from bot.console.term import add_term_routes
 from bot.console.auth import QR_RETURN, QrLogin, qr_login_redirect, qr_state_ok, viewer_for
 from bot.console.files import build_zip, entry_name
 from bot.console.web import LOGIN_PATH, Console
@@ -41,6 +45,7 @@ def setup_console(app: web.Application, core: "BotCore", *, demo: bool, qr: QrLo
     console = Console(core, demo=demo, qr=qr is not None)
     core.renderer.env.filters.setdefault("cnday", lambda d: queries.cn_day(core.reminders.calendar, d))
     core.renderer.env.filters.setdefault("cntime", lambda d: queries.cn_time(core.reminders.hours, d))
+    core.renderer.env.filters.setdefault("cnlocal", lambda t: queries.cn_local(core.reminders.calendar, t))
     r = _Routes(console, qr)
     app.router.add_get("/console", r.overview)
     app.router.add_get(LOGIN_PATH, r.login_page)
@@ -58,6 +63,10 @@ def setup_console(app: web.Application, core: "BotCore", *, demo: bool, qr: QrLo
     add_adjust_routes(app, console)
     add_audit_routes(app, console)
     add_notice_routes(app, console)
+    add_detail_routes(app, console)
+    add_people_routes(app, console)
+    add_term_routes(app, console)
+    add_board_routes(app, console, queries.term_of)
 
 
 class _Routes:

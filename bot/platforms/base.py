@@ -55,6 +55,7 @@ class PermanentSendError(Exception):
 @dataclass
 class SendResult:
     invalid_users: list[str] = field(default_factory=list)  # account ids the platform refused
+    ref: str = ""  # the platform's handle of what it sent (opaque), kept for a later ``recall``
 
 
 @runtime_checkable
@@ -86,6 +87,7 @@ class Capabilities:
     markdown: bool
     max_batch: int  # recipients per send call
     file_messages: bool  # the sender can deliver a file as a message
+    recall: bool = False  # a ``recall`` message takes back (or marks) what was sent, by its SendResult.ref
 
 
 @runtime_checkable

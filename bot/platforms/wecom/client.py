@@ -121,6 +121,10 @@ class WeComClient:
         }
         return await self._call("POST", "/cgi-bin/message/update_template_card", json_body=payload)
 
+    async def recall(self, msgid: str) -> dict:
+        """POST message/recall: take back a message sent in the last 24 hours."""
+        return await self._call("POST", "/cgi-bin/message/recall", json_body={"msgid": msgid})
+
     async def get_media(self, media_id: str) -> tuple[bytes, str, str]:
         """Download media a user sent: (data, filename, content_type)."""
         return await self._call("GET", "/cgi-bin/media/get", params={"media_id": media_id}, download=True)

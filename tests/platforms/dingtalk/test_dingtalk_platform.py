@@ -10,11 +10,15 @@ import time
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 
+from bot import notices
+from models import Run
 from tests.support.dingtalk_harness import (
     CLIENT_ID, SECRET, DingTalkHarness, card_callback, card_text, dingtalk_settings, robot_message,
 )
 from tests.support.fakedingtalk import TOPIC_CARD, TOPIC_ROBOT
+from tests.support.flows import compose as compose_notice
 
 TEACHER, HEAD, OTHER_HEAD, LEADER = "sunlt", "chenzr", "xuhm", "zhaogm"
 OFFICE = ("wangjw", "liuyf")
@@ -333,3 +337,18 @@ async def test_campusbot_serve_with_only_dingtalk(tmp_path, fake_dingtalk):
     sent = fake_dingtalk.sent_messages()
     assert [m["userid"] for m in sent] == ["nobody"], server.log()
     assert "通讯录" in sent[0]["content"]
+
+
+async def test_a_withdrawn_notice_sets_each_card_to_withdrawn(dingtalk):
+    """撤回 (the console's, bot/notices.py): every DingTalk card of the notice is updated in place."""
+    w = dingtalk
+    await compose_notice(w, text="请核对下周监考安排", audience="所有教学秘书")
+    cards = {u: w.last_card(u) for u in ("linms", SECRETARY_IT)}
+    assert all("监考安排" in card_text(c) for c in cards.values())
+    async with w.core.db.session() as s:
+        run = (await s.execute(select(Run).where(Run.code == "notice"))).scalar_one()
+        assert await notices.withdraw(s, w.core, run)
+    await w.core.settle()
+    updated = {u["outTrackId"] for u in w.fake.card_updates}
+    assert {c["outTrackId"] for c in cards.values()} <= updated
+    assert all(c["params"]["status"] == "已撤回" and c["params"]["buttons"] == "[]" for c in cards.values())

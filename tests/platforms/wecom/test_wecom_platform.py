@@ -639,9 +639,13 @@ def test_link_card_is_text_notice_and_plain_card_is_text():
 # The 教务处 console (bot/console/): GETs answer HEAD too; the demo's picker is a POST to /console/login.
 CONSOLE_GETS = ("/console", "/console/login", "/console/login/qr", "/console/login/wecom", "/console/runs/{run_id}",
                 "/console/files/{file_id}", "/console/runs/{run_id}/files.zip", "/console/adjust",
-                "/console/adjust.xlsx", "/console/audit", "/console/notices", "/console/notices/{run_id}.xlsx")
+                "/console/adjust.xlsx", "/console/audit", "/console/notices", "/console/notices/{run_id}.xlsx",
+                "/console/notices/new", "/console/notices/{run_id}", "/console/people", "/console/calendar",
+                "/console/runs")
 CONSOLE_POSTS = ("/console/login", "/console/logout", "/console/start", "/console/remind-overdue",
-                 "/console/runs/{run_id}/{action}", "/console/tasks/{task_id}/reassign")
+                 "/console/runs/{run_id}/{action}", "/console/tasks/{task_id}/reassign", "/console/notices/new",
+                 "/console/notices/{run_id}/{action}", "/console/people/preview", "/console/people/apply",
+                 "/console/calendar/timetable/preview", "/console/calendar/timetable/apply")
 CONSOLE_ROUTES = ({(m, p) for p in CONSOLE_GETS for m in ("GET", "HEAD")} | {("POST", p) for p in CONSOLE_POSTS})
 
 
