@@ -60,8 +60,11 @@ async def preview_rows(s, rows: list[tuple[int, dict]]) -> dict:
             item["changes"] = [dict(field=f, old=o, new=n) for f, o, n in zip(("name", "department", "roles",
                                                                                 "classes"), old, new) if o != n]
             mine = accounts.get(item["userid"], {})
+            # As the import sets them: the accounts the row names, else the userid where none is set yet.
+            wanted = directory.named_accounts(row) or {
+                p: item["userid"] for p in directory.DEFAULT_ACCOUNT_PLATFORMS if p not in mine}
             item["changes"] += [dict(field=p, old=mine.get(p, ""), new=a)
-                                for p, a in directory.row_accounts(row).items() if mine.get(p) != a]
+                                for p, a in wanted.items() if mine.get(p) != a]
             item["state"] = "updated" if item["changes"] else "unchanged"
         out.append(item)
     counts = {k: sum(1 for i in out if i["state"] == k) for k in ("added", "updated", "unchanged", "refused")}
