@@ -100,9 +100,9 @@ async def run_files(s: AsyncSession, run: Run, steps: list[Step]) -> list[StepFi
 class ZipRefused(Exception):
     """The step's files are too many or too large to zip; ``size`` and ``limit_mb`` say so."""
 
-    def __init__(self, size: int, count: int):
+    def __init__(self, size: int, count: int, limit: int):
         super().__init__(f"{count} files, {size} bytes")
-        self.size, self.count, self.limit_mb = size, count, MAX_ZIP_BYTES // (1024 * 1024)
+        self.size, self.count, self.limit_mb = size, count, limit // (1024 * 1024)
 
 
 def zip_entries(found: StepFiles, root: Path) -> list[tuple[str, str]]:
@@ -122,11 +122,11 @@ def zip_path(root: Path, run: Run, found: StepFiles) -> Path:
     return root / "files" / "zips" / str(run.id) / f"{found.step.id}-{newest}-{len(found.uploads)}.zip"
 
 
-def build_zip(dest: Path, entries: list[tuple[str, str]]) -> Path:
+def build_zip(dest: Path, entries: list[tuple[str, str]], limit: int = MAX_ZIP_BYTES) -> Path:
     """Blocking (run it with ``off_loop``): the zip at ``dest``, written whole before it appears there."""
     size = sum(os.path.getsize(p) for _, p in entries)
-    if size > MAX_ZIP_BYTES or len(entries) > MAX_ZIP_FILES:
-        raise ZipRefused(size, len(entries))
+    if size > limit or len(entries) > MAX_ZIP_FILES:
+        raise ZipRefused(size, len(entries), limit)
     if dest.exists():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
