@@ -54,8 +54,10 @@ def setup_run_file_routes(app: web.Application, core: "BotCore") -> None:
         if chosen is None:
             return message(core, "no_files", 404)
         root = Path(core.settings.data_dir)
-        try:  # off the loop, with no session open
-            path = await off_loop(build_zip, zip_path(root, run, chosen), zip_entries(chosen, root))
+        path = zip_path(root, run, chosen)
+        try:  # off the loop, with no session open; made once per set of files
+            if not path.exists():
+                await off_loop(build_zip, path, zip_entries(chosen, root))
         except ZipRefused as refused:
             return message(core, "zip_too_big", 413, size_mb=refused.size // (1024 * 1024),
                            limit_mb=refused.limit_mb)

@@ -2,9 +2,9 @@
 person, each resubmission a numbered version; and a step's files as one zip.
 
 Listing is a query (no file is opened). The zip is blocking work for the file pool
-(``handlers/offload.py``), refused above :data:`MAX_ZIP_BYTES`, and kept beside the
-run's produced files under a name that changes whenever a file is added, so a second
-download of the same step is not zipped again.
+(``handlers/offload.py``), refused above :data:`MAX_ZIP_BYTES`; the run page keeps a
+step's zip under a name that changes whenever a file is added, so a second download of
+the same step is not zipped again.
 """
 from __future__ import annotations
 
@@ -123,12 +123,12 @@ def zip_path(root: Path, run: Run, found: StepFiles) -> Path:
 
 
 def build_zip(dest: Path, entries: list[tuple[str, str]], limit: int = MAX_ZIP_BYTES) -> Path:
-    """Blocking (run it with ``off_loop``): the zip at ``dest``, written whole before it appears there."""
+    """Blocking (run it with ``off_loop``): the zip at ``dest``, written whole before it appears there.
+    Files no longer on disk are left out. The console's zip of a run is built here too."""
+    entries = [(name, path) for name, path in entries if os.path.isfile(path)]
     size = sum(os.path.getsize(p) for _, p in entries)
     if size > limit or len(entries) > MAX_ZIP_FILES:
         raise ZipRefused(size, len(entries), limit)
-    if dest.exists():
-        return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(f".{uuid.uuid4().hex}.part")
     try:

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 
 from bot.links import run_files_url
 from handlers.run_files import ZipRefused, build_zip
-from tests.support.files import ABNORMAL, ATTENDANCE, WORKLOAD, csv_bytes, xls, xlsx
+from tests.support.files import ABNORMAL, ATTENDANCE, JPEG, WORKLOAD, csv_bytes, xls, xlsx
 from tests.support.flows import files_text, finish_office_tasks, merged_card, progress_text, run_of
 from tests.support.harness import card_text, card_url
 from tests.support.pages import download, local, upload
@@ -160,6 +160,12 @@ async def test_each_sheet_step_offers_its_template_and_names_required_columns(we
     page, rows = await template_of(w, card)
     assert "学号、姓名、班级、异常类型" in page and "选填列（可以空着）：<span class=\"optional-columns\">说明" in page
     assert rows[0] == ABNORMAL and ["说明", "选填，可以空着"] in rows and ["学号", "必填，每行都要写"] in rows
+    # a photo sent to this sheet step: a card back to the same page, never a raw link in text
+    await w.image("linms", JPEG)
+    back = w.last_card("linms")
+    assert "不能用图片代替" in card_text(back) and "上传页可下载表格模板" in card_text(back)
+    assert card_url(back).split("?")[0] == card_url(card).split("?")[0]  # the same task's page
+    assert not any("http" in t for t in w.texts("linms"))
     filled = xlsx(ABNORMAL, ["2024001", "张三", "机电2401", "休学"])  # the template's header, 说明 left blank
     assert (await upload(w, card_url(card), filled))[0] == 200
 
