@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -109,6 +110,14 @@ def _inspect(step: Step, hook: StepHook | None, path: str, filename: str, size: 
     if not found.problems and hook is not None:
         found.problems += hook.check_upload(step, table)
     return found
+
+
+def kept_under(path: Path, root: Path) -> bool:
+    """A file the bot may serve: it exists and lies under ``root`` (settings.data_dir), links resolved."""
+    try:
+        return path.resolve().is_relative_to(root.resolve()) and path.is_file()
+    except OSError:
+        return False
 
 
 def discard(path: str) -> None:

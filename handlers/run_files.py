@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.files import kept_under
 from handlers.sniff import safe_filename
 from workflow.people import names
 from workflow.spec import Step
@@ -111,7 +112,7 @@ def zip_entries(found: StepFiles, root: Path) -> list[tuple[str, str]]:
     for h in found.holders:
         folder = f"{safe_filename(h.department, '系部')}/{safe_filename(h.name, h.userid)}"
         for v in h.versions:
-            if _inside(Path(v.file.path), root):
+            if kept_under(Path(v.file.path), root):
                 out.append((f"{folder}/v{v.n}_{v.file.filename}", v.file.path))
     return out
 
@@ -139,10 +140,3 @@ def build_zip(dest: Path, entries: list[tuple[str, str]], limit: int = MAX_ZIP_B
     finally:
         partial.unlink(missing_ok=True)
     return dest
-
-
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        return path.resolve().is_relative_to(root.resolve()) and path.is_file()
-    except OSError:
-        return False
