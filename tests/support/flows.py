@@ -70,7 +70,7 @@ def progress_text(w, userid: str = OFFICE) -> str:
 
 def files_text(w, userid: str = OFFICE) -> str:
     """The latest list of uploaded files sent after 进度."""
-    return next((t for t in reversed(w.texts(userid)) if t.startswith("**上传的文件**")), "")
+    return next((t for t in reversed(w.texts(userid)) if t.startswith("### 上传的文件")), "")
 
 
 def merged_card(w, userid: str = OFFICE, words: str = "") -> dict:
