@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 
 from bot.links import run_files_url
 from handlers.run_files import ZipRefused, build_zip
+from models import StoredFile
 from tests.support.files import ABNORMAL, ATTENDANCE, JPEG, WORKLOAD, csv_bytes, xls, xlsx
 from tests.support.flows import files_text, finish_office_tasks, merged_card, progress_text, run_of
 from tests.support.harness import card_text, card_url
@@ -127,6 +128,23 @@ async def test_every_upload_is_one_tap_from_progress_with_versions_page_and_zip(
     assert (await fetch(w, re.sub(r"sig=\w+", "sig=" + "0" * 32, page_url)))[0] == 403
     await w.say(TEACHER, "进度 1.1")
     assert not files_text(w, TEACHER)
+
+
+async def test_a_long_file_list_fits_one_message_with_every_link_whole(wecom):
+    """Forty uploads: fewer people are listed, never a link cut in half, and the page link stays."""
+    w = wecom
+    run = await registration_with_promises(w)
+    async with w.core.db.session() as s:
+        for i in range(40):
+            s.add(StoredFile(run_id=run.id, step_id="s3", userid=f"x{i:02d}", department="机电工程系",
+                             filename=f"很长的文件名-注册责任承诺书-第{i}班-签字扫描件.pdf", path="/nowhere", size=10))
+        await s.commit()
+    await w.say(OFFICE, "进度 1.1")
+    listing = files_text(w)
+    assert len(listing.encode()) <= 2048 and "另有" in listing
+    links = LINK.findall(listing)
+    assert links[-1][0] == "打开全部文件（可打包下载）"
+    assert all(re.fullmatch(r"http://campusbot\.test/files?/\d+\?u=wangjw&exp=\d+&sig=[0-9a-f]{32}", u) for _, u in links)
 
 
 def test_a_zip_past_its_limit_is_refused(tmp_path: Path):
