@@ -95,7 +95,7 @@ async def receive_upload(request: web.Request, core: "BotCore", task: Task, run:
     dest = str(folder / f"{uuid.uuid4().hex[:8]}_{name}")
     outcome: UploadOutcome | None = None
     try:
-        size = await _save(part, folder, dest)
+        size = await save_part(part, folder, dest)
         step = core.engine.steps(run)[task.step_index]
         # Off the loop, with no session open.
         inspection: Inspection = await off_loop(inspect_upload, step, core.engine.hook(step), dest, name, size)
@@ -125,7 +125,7 @@ async def _file_part(request: web.Request):
         return _UNREADABLE
 
 
-async def _save(part, folder: Path, dest: str) -> int:
+async def save_part(part, folder: Path, dest: str) -> int:
     """Stream the part to ``dest``; stops one chunk past the limit (the size then says too big)."""
     folder.mkdir(parents=True, exist_ok=True)
     size = 0

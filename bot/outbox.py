@@ -50,7 +50,7 @@ from bot.heartbeat import Heartbeat
 from bot.loop import PollingLoop
 from bot.outbound import OutboundMessage
 from bot.platforms.base import PermanentSendError, PlatformSender, TransientSendError
-from models import OutboxMessage, OutboxRecipient, utcnow
+from models import OutboxMessage, OutboxRecipient, Person, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,18 @@ def card_id(outbox_id: int, batch: str) -> str:
 
 
 async def enqueue(session: AsyncSession, userids: Iterable[str], message: OutboundMessage) -> int:
-    """Store ``message`` for ``userids``; returns the outbox id. Duplicated ids are sent once."""
-    return await _store(session, list(dict.fromkeys(u for u in userids if u)), message)
+    """Store ``message`` for ``userids``; returns the outbox id. Duplicated ids are sent once;
+    people who left (``Person.active`` false) get nothing."""
+    return await _store(session, await _without_inactive(session, list(dict.fromkeys(u for u in userids if u))),
+                        message)
+
+
+async def _without_inactive(session: AsyncSession, userids: list[str]) -> list[str]:
+    gone: set[str] = set()
+    for i in range(0, len(userids), _IN_CHUNK):
+        gone.update((await session.execute(select(Person.userid).where(
+            Person.userid.in_(userids[i:i + _IN_CHUNK]), Person.active.is_(False)))).scalars())
+    return [u for u in userids if u not in gone] if gone else userids
 
 
 async def enqueue_to_account(session: AsyncSession, platform: str, account_id: str, key: str,

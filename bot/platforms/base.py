@@ -26,7 +26,9 @@ Adding a platform (DingTalk, say) — nothing outside these steps changes:
    ``bot/config.py``'s ``Settings`` (``CAMPUSBOT_DINGTALK_*``).
 4. Append the module to ``PLATFORMS`` in ``bot/app.py``.
 5. People's accounts: a ``dingtalk_userid`` column in the directory file
-   (``campusbot directory import``) fills ``person_accounts``.
+   (``campusbot directory import``) fills ``person_accounts``; or the platform's own 通讯录
+   (``campusbot directory sync --from dingtalk``: a ``directory(settings, session)`` entry
+   returning a :class:`bot.directory_sync.DirectorySource`).
 """
 from __future__ import annotations
 

@@ -37,6 +37,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.support.fakedirectory import FakeWeComDirectory
+
 GETTOKEN = "/cgi-bin/gettoken"
 SEND = "/cgi-bin/message/send"
 UPDATE_CARD = "/cgi-bin/message/update_template_card"
@@ -94,6 +96,7 @@ class FakeWeCom:
         self._used_codes: set[str] = set()
         self._server: TestServer | None = None
         self.base_url = ""  # set by start()
+        self.directory = FakeWeComDirectory()
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -106,6 +109,7 @@ class FakeWeCom:
         app.router.add_post(MEDIA_UPLOAD, self._media_upload)
         self.oauth = FakeOAuth(self)  # the authorize host too (CAMPUSBOT_WECOM_OAUTH_BASE)
         self.oauth.add_routes(app)
+        self.directory.add_routes(app, self._check_token)  # the 通讯录 (tests/support/fakedirectory.py)
         return app
 
     async def start(self) -> str:

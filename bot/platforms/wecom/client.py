@@ -143,6 +143,10 @@ class WeComClient:
             raise WeComAPIError(-2, "upload answer has no media_id", path="/cgi-bin/media/upload")
         return media_id
 
+    async def api(self, method: str, path: str, *, params: dict | None = None, json_body: dict | None = None) -> dict:
+        """Any other server API call (the directory), with the same token and retry rules."""
+        return await self._call(method, path, params=params, json_body=json_body)
+
     async def access_token(self) -> str:
         """A valid token, fetched once for all concurrent callers."""
         return await self._get_token()

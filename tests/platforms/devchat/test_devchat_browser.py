@@ -289,3 +289,35 @@ async def test_adjust_class_rejected_with_reason(context, base_url):
     refusal = teacher.locator(".row.out", has_text="本周已有两次调课")
     await expect(refusal).to_have_count(1)
     await expect(refusal).to_contain_text("驳回")
+
+
+async def test_office_imports_the_timetable_from_chat(context, base_url, tmp_path):
+    """教务处 sends 课表, opens the card's page, uploads a GBK .csv saved by Excel, and reads the report
+    on the page and in chat; the teacher's 本周课表 then has the new course."""
+    office = await open_chat(context, base_url, "wangjw")
+    await say(office, "课表")
+    card = office.locator(".card", has_text="导入课表").last
+    link = card.locator("a.card-link")
+    await expect(link).to_be_visible()
+    sheet = tmp_path / "课表.csv"
+    sheet.write_bytes("工号,教师,课程,班级,星期,节次,周次,教室\n"
+                      ",孙丽婷,单片机应用,机电2401,周四,5-6,1-18周,实训楼A301\n"
+                      ",孙丽婷,单片机应用,机电2401,周九,5-6,1-18周,实训楼A301\n".encode("gbk"))
+    async with context.expect_page() as new_tab:
+        await link.click()
+    page = await new_tab.value
+    await page.wait_for_load_state()
+    await expect(page.locator("h1")).to_have_text("导入课表")
+    await page.set_input_files("input[name=file]", str(sheet))
+    await page.click("button[type=submit]")
+    # one meeting for a term of 16: the page shows what would go and waits for 确认替换
+    await expect(page.locator(".error")).to_contain_text("这次导入会删除原课表 16 条")
+    await page.click("#confirm-replace")
+    await expect(page.locator(".ok")).to_contain_text("导入完成")
+    await expect(page.locator("pre")).to_contain_text("导入 1 条")
+    await expect(page.locator("pre")).to_contain_text("第 3 行")
+    await page.screenshot(path="/tmp/timetable_upload.png", full_page=True)
+    await expect(office.locator(".row.out", has_text="课表已导入")).to_have_count(1)
+    teacher = await open_chat(context, base_url, TEACHER)
+    await say(teacher, "我的课表")
+    await answered(teacher, "单片机应用")

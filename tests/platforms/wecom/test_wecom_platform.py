@@ -645,6 +645,10 @@ CONSOLE_POSTS = ("/console/login", "/console/logout", "/console/start", "/consol
 CONSOLE_ROUTES = ({(m, p) for p in CONSOLE_GETS for m in ("GET", "HEAD")} | {("POST", p) for p in CONSOLE_POSTS})
 
 
+TIMETABLE_ROUTES = {("GET", "/timetable/template.xlsx"), ("HEAD", "/timetable/template.xlsx"),
+                    ("GET", "/timetable/{n}"), ("HEAD", "/timetable/{n}"), ("POST", "/timetable/{n}")}
+
+
 def test_serve_mounts_no_local_chat(tmp_path):
     """The local chat lets anyone send as anyone: `serve` never mounts it (nor its page or API)."""
     from bot.app import create_app
@@ -664,7 +668,7 @@ def test_serve_mounts_no_local_chat(tmp_path):
         ("GET", "/upload/{task_id}/template.xlsx"), ("HEAD", "/upload/{task_id}/template.xlsx"),
         ("GET", "/files/{run_id}"), ("HEAD", "/files/{run_id}"),
         ("GET", "/files/{run_id}/{step_id}.zip"), ("HEAD", "/files/{run_id}/{step_id}.zip"),
-    } | CONSOLE_ROUTES)
+    } | TIMETABLE_ROUTES | CONSOLE_ROUTES)
     demo = {r.resource.canonical for r in create_app(settings, "demo").router.routes()}
     assert "/" in demo and any(p.startswith("/devchat/api") for p in demo)  # the check above can fail
 
