@@ -23,7 +23,7 @@ from bot.console.notices import add_notice_routes
 from bot.console.people import add_people_routes
 from bot.console.term import add_term_routes
 from bot.console.auth import QR_RETURN, QrLogin, qr_login_redirect, qr_state_ok, viewer_for
-from bot.console.files import build_zip, entry_name
+from bot.console.files import ZipRefused, build_zip, entry_name
 from bot.console.web import LOGIN_PATH, Console
 from bot.file_pages import file_response
 from bot.links import public_base
@@ -273,7 +273,11 @@ class _Routes:
         if not files:
             return self.c.message("no_files", 404)
         target = self.core.settings.data_dir / "console" / f"run-{run.id}-{viewer.userid}.zip"
-        await build_zip(target, entries)  # off the event loop, with no session open
+        try:
+            await build_zip(target, entries)  # off the event loop, with no session open
+        except ZipRefused as refused:
+            return self.c.message("zip_too_big", 413, size_mb=refused.size // (1024 * 1024),
+                                  limit_mb=refused.limit_mb)
         return file_response(str(target), f"{run.record_no or run.id}.zip", "application/zip")
 
     # -- helpers ----------------------------------------------------------------------------------

@@ -669,6 +669,9 @@ def test_serve_mounts_no_local_chat(tmp_path):
         ("GET", "/record/{run_id}"), ("GET", "/file/{file_id}"), ("GET", "/healthz"),
         ("HEAD", "/upload/{task_id}"), ("HEAD", "/record/{run_id}.xlsx"), ("HEAD", "/record/{run_id}"),
         ("HEAD", "/file/{file_id}"), ("HEAD", "/healthz"), ("HEAD", "/wecom/callback"), ("HEAD", "/oauth/wecom"),
+        ("GET", "/upload/{task_id}/template.xlsx"), ("HEAD", "/upload/{task_id}/template.xlsx"),
+        ("GET", "/files/{run_id}"), ("HEAD", "/files/{run_id}"),
+        ("GET", "/files/{run_id}/{step_id}.zip"), ("HEAD", "/files/{run_id}/{step_id}.zip"),
     } | TIMETABLE_ROUTES | CONSOLE_ROUTES)
     demo = {r.resource.canonical for r in create_app(settings, "demo").router.routes()}
     assert "/" in demo and any(p.startswith("/devchat/api") for p in demo)  # the check above can fail
