@@ -55,7 +55,9 @@ class OutboundMessage:
     card_id: str = ""
     # card_update: the opaque reference of the update being answered (Event.reply_ref).
     reply_ref: str = ""
-    replace_name: str = ""  # card_update only: e.g. 已同意
+    replace_name: str = ""  # card_update only: the state the buttons turn into, e.g. 已同意
+    # card: what it is about ("task:12"), so every delivered copy can be updated when that is settled.
+    subject: str = ""
     # Set by the outbox when sending: >0 when an identical message recently went to one of the
     # recipients, so the platform must make this request differ (see bot.outbox). Never stored.
     variant: int = 0
@@ -89,4 +91,5 @@ class OutboundMessage:
             card_id=data.get("card_id") or (legacy_card if kind == "card" else ""),
             reply_ref=reply_ref,
             replace_name=data.get("replace_name", ""),
+            subject=data.get("subject", ""),
         )

@@ -39,7 +39,7 @@ import logging
 import random
 import uuid
 from datetime import datetime, timedelta
-from typing import Callable, Iterable, NamedTuple
+from typing import Awaitable, Callable, Iterable, NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,7 +50,7 @@ from bot.heartbeat import Heartbeat
 from bot.loop import PollingLoop
 from bot.outbound import OutboundMessage
 from bot.platforms.base import PermanentSendError, PlatformSender, TransientSendError
-from models import OutboxMessage, OutboxRecipient, utcnow
+from models import CardCopy, OutboxMessage, OutboxRecipient, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,12 @@ def card_id(outbox_id: int, batch: str) -> str:
 async def enqueue(session: AsyncSession, userids: Iterable[str], message: OutboundMessage) -> int:
     """Store ``message`` for ``userids``; returns the outbox id. Duplicated ids are sent once."""
     return await _store(session, list(dict.fromkeys(u for u in userids if u)), message)
+
+
+async def enqueue_on_platform(session: AsyncSession, platform: str, userids: Iterable[str],
+                              message: OutboundMessage) -> int:
+    """For these people on one platform (a card update goes where the card went)."""
+    return await _store(session, list(dict.fromkeys(u for u in userids if u)), message, platform=platform)
 
 
 async def enqueue_to_account(session: AsyncSession, platform: str, account_id: str, key: str,
@@ -147,6 +153,8 @@ class OutboxDrainer(PollingLoop):
         self.heartbeat = heartbeat or Heartbeat(db, clock)
         self.worker_id = self.heartbeat.worker_id
         self._last_release: datetime | None = None
+        # Told the subjects of card copies just recorded (the core settles any already decided).
+        self.after_cards: Callable[[list[str]], Awaitable[None]] | None = None
 
     async def run_round(self) -> None:
         while await self.drain_once():
@@ -336,6 +344,10 @@ class OutboxDrainer(PollingLoop):
             return
         invalid = {userid_of.get(a, a) for a in result.invalid_users}
         async with self.db.session() as s:
+            if message.subject and result.card_refs:
+                s.add_all(CardCopy(subject=message.subject, userid=userid_of.get(a, a), platform=platform, ref=ref,
+                                   outbox_id=outbox_row.id, card_id=message.card_id, created_at=now)
+                          for a, ref in result.card_refs.items())
             await s.execute(
                 update(OutboxRecipient).where(OutboxRecipient.id.in_(ids), OutboxRecipient.userid.not_in(invalid))
                 .values(status="sent", sent_at=now, claimed_by="", worker="")
@@ -345,6 +357,8 @@ class OutboxDrainer(PollingLoop):
                     update(OutboxRecipient).where(OutboxRecipient.id.in_(ids), OutboxRecipient.userid.in_(invalid))
                     .values(status="invalid", error="平台报告该用户无效", claimed_by="", worker="")
                 )
+        if message.subject and result.card_refs and self.after_cards is not None:
+            await self.after_cards([message.subject])  # settled while it was on its way: update it now
 
     async def _retry_later(self, recipients: list[OutboxRecipient], error: str) -> None:
         """The whole batch waits together (one due time), so it is resent as the same request."""

@@ -1,5 +1,5 @@
-"""Chat around workflow runs: start, decide on cards, 待办, 进度, 催办, 撤回,
-skip and reassign. The steps themselves come from the spec files."""
+"""Chat around workflow runs: start, decide on cards, 待办, 进度, 催办,
+skip and reassign (撤回 and 重新提交 are in handlers/requests.py). The steps themselves come from the spec files."""
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -205,20 +205,6 @@ async def cmd_remind(ctx: Context) -> None:
         tasks = await ctx.core.engine.remind(ctx.session, run, ctx.person)
         who = await directory.names(ctx.session, [t.assignee for t in tasks])
         await ctx.reply("run/reminded.j2", run=run, names=sorted(set(who.values())))
-
-
-@router.command("withdraw", "撤回", takes_args=True)
-async def cmd_withdraw(ctx: Context) -> None:
-    q = select(Run).where(Run.started_by == ctx.userid, Run.status == "open", Run.code != "notice")
-    if ctx.args:
-        q = q.where(Run.record_no == ctx.args)
-    runs = (await ctx.session.execute(q.order_by(Run.id.desc()))).scalars().all()
-    if not runs:
-        await ctx.reply("run/nothing_to_withdraw.j2")
-        return
-    run = runs[0]
-    outcome = await ctx.core.engine.withdraw(ctx.session, run, ctx.person)
-    await ctx.reply("run/withdrawn.j2" if outcome == "ok" else "errors/already_done.j2", run=run)
 
 
 @router.command("skip", "跳过", takes_args=True, roles=("教务处",))

@@ -53,6 +53,9 @@ class Step(_Strict):
     columns: list[str] | None = None  # upload: required spreadsheet columns
     accept: list[Literal["image", "xlsx", "xls", "csv", "pdf", "doc", "docx", "zip"]] | None = None
     templates: dict[str, str] = Field(default_factory=dict)  # e.g. {card: "x/card.yaml.j2"}
+    # confirm: what 有异议 does. note: 教务处 is told and the person's part is done;
+    # thread: 教务处 answers 已更正 (the person confirms again) or 维持, and the step waits until then.
+    disputes: Literal["note", "thread"] = "note"
     note: str | None = None  # why an owner or kind was chosen where the handbook is silent
 
     @field_validator("id")
@@ -68,6 +71,8 @@ class Step(_Strict):
             raise ValueError("kind 为 form 的步骤必须写 form")
         if self.columns and self.kind != "upload":
             raise ValueError("只有 upload 步骤可以写 columns")
+        if self.disputes == "thread" and self.kind != "confirm":
+            raise ValueError("只有 confirm 步骤可以写 disputes: thread")
         return self
 
 

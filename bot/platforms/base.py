@@ -53,6 +53,8 @@ class PermanentSendError(Exception):
 @dataclass
 class SendResult:
     invalid_users: list[str] = field(default_factory=list)  # account ids the platform refused
+    # account id → the platform's handle on the copy of a card with buttons that person got, for a later update
+    card_refs: dict[str, str] = field(default_factory=dict)
 
 
 @runtime_checkable

@@ -86,8 +86,9 @@ async def test_reject_asks_reason_and_tells_teacher(wecom):
     assert "理由" in w.last_text(HEAD)
     await w.say(HEAD, "本周已有两次调课")
     assert "已驳回" in w.last_text(HEAD)
-    text = w.last_text(TEACHER)
-    assert "驳回" in text and "本周已有两次调课" in text
+    rejected = w.last_card(TEACHER)  # one card, with 重新提交
+    assert "驳回" in rejected["main_title"]["title"] and "本周已有两次调课" in card_text(rejected)
+    assert [b["text"] for b in rejected["button_list"]] == ["重新提交"]
     assert not w.cards(LEADER)
 
 

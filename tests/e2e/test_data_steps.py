@@ -122,12 +122,17 @@ async def test_workload_each_teacher_checks_own_lines_and_disputes_reach_the_off
     assert "理由" in w.last_text("hezq")
     await w.say("hezq", "液压传动实训少算了 8 课时")
     assert "已提交反馈" in w.last_text("hezq")
-    dispute = w.last_text(OFFICE)
-    assert "何志强（机电工程系）对本人工作量有异议" in dispute and "少算了 8 课时" in dispute
-    assert "1 条，合计 24 课时" in dispute
+    dispute = w.last_card(OFFICE)  # a card to answer, 已更正 or 维持
+    assert "何志强" in dispute["main_title"]["title"] and "少算了 8 课时" in card_text(dispute)
+    assert "合计:24 课时" in card_text(dispute)
 
     for teacher in sorted(TEACHERS - {"sunlt", "hezq"}):
         await w.click(teacher, w.last_card(teacher), "确认")
+    assert not any("工作量核对已结束" in t for t in w.texts(OFFICE))  # the step waits for the answer
+    assert (await run_of(w, "1.6")).step_index == 0
+    await w.click(OFFICE, dispute, "维持")
+    await w.say(OFFICE, "实训课时已计入液压传动")
+    assert "维持原统计" in w.last_text("hezq") and "实训课时已计入液压传动" in w.last_text("hezq")
     summary = next(t for t in w.texts(OFFICE) if "工作量核对已结束" in t)
     assert "确认无误 9 人；有异议 1 人" in summary and "何志强（机电工程系）：液压传动实训少算了 8 课时" in summary
 
