@@ -6,13 +6,15 @@ from sqlalchemy import select
 
 from bot import directory
 from bot.buttons import TaskAction
+from bot.card_copies import subject_of_task
 from bot.context import Context
 from bot.router import Router
 from handlers.forms import FORMS, start_form
 from handlers.notices import latest_notice_progress, open_notices, remind_latest_notice, send_notice_card
+from workflow.disputes import open_disputes
 from workflow.engine import Decision, EngineError
 from workflow.registry import find_spec
-from models import Person, Run, Task
+from models import CardCopy, Person, Run, Task
 
 router = Router("workflows")
 
@@ -137,9 +139,16 @@ async def _after_decision(ctx: Context, decision: Decision, action: str, reply_r
     if decision.outcome != "ok":
         await _report(ctx, decision)
         return
-    if reply_ref:
+    if reply_ref and not await _has_copies(ctx, decision.task):  # a card from before copies were kept
         await ctx.send_to([ctx.userid], ctx.core.engine.card_update(reply_ref, action))
     await ctx.reply("task/acted.j2", action=action, run=decision.run, task=decision.task)
+
+
+async def _has_copies(ctx: Context, task: Task) -> bool:
+    """Every kept copy of the card, the tapped one too, was just updated to the final state."""
+    found = await ctx.session.execute(select(CardCopy.id).where(CardCopy.subject == subject_of_task(task.id),
+                                                                CardCopy.userid == ctx.userid).limit(1))
+    return found.first() is not None
 
 
 async def _report(ctx: Context, decision: Decision) -> None:
@@ -188,8 +197,11 @@ async def cmd_progress(ctx: Context) -> None:
         return
     engine = ctx.core.engine
     for run in runs[:5]:
+        waiting = await open_disputes(ctx.session, run)
+        who = await directory.names(ctx.session, [d.userid for d in waiting])
         await ctx.reply("run/progress.j2", run=run, spec=engine.spec(run),
-                        steps=await engine.progress(ctx.session, run))
+                        steps=await engine.progress(ctx.session, run),
+                        disputes=[(who.get(d.userid, d.userid), d.reason) for d in waiting])
 
 
 @router.command("remind", "催办", takes_args=True, roles=("教务处",))

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from models import AuditEntry, StoredFile
 from tests.support.files import ABNORMAL, ATTENDANCE, EVALUATION, JPEG, MAKEUP, WORKLOAD, xlsx
 from tests.support.flows import finish_office_tasks, run_of
-from tests.support.harness import card_text, card_url
+from tests.support.harness import card_text, card_url, settled
 from tests.support.pages import download, link_in, local, upload
 from tests.support.people import COUNSELORS, OFFICE, SECRETARIES
 
@@ -235,7 +235,7 @@ async def test_signup_numbers_must_agree_before_the_step_closes(wecom):
     await w.say("linms", "52")
     await w.say("linms", "确认")
     assert "已完成" in w.last_text("linms")
-    assert w.fake.card_updates[-1]["button"]["replace_name"] == "已完成"
+    assert settled(w.fake.card_updates[-1]).endswith("办结")
     await w.click("linms", card, "填写", create_time=int(time.time()) + 5)  # the card again: already done
     assert "已处理" in w.last_text("linms")
 
@@ -274,7 +274,7 @@ async def test_evaluation_rates_per_department(wecom):
     await finish_office_tasks(w, run)
     for _ in range(2):  # 培训会, 完成评教: every 系部 taps 已完成
         for secretary in SECRETARIES.values():
-            await w.click(secretary, w.last_card(secretary), "已完成")
+            await w.click(secretary, w.last_card(secretary), "办结")
     card = w.last_card("linms")
     status, html = await upload(w, card_url(card), xlsx(EVALUATION, ["机电2401", "九成"]))
     assert status == 422 and "第 2 行：完成比率“九成”应是 0–100 的百分数" in html
