@@ -59,7 +59,7 @@ def _parse(kind, raw: str):
 # ----- the keys cards carry ------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class TaskAction(ButtonKey):
-    """同意/驳回/确认/有异议/已完成 on a task card; the engine checks the action against the step."""
+    """同意/驳回/确认/有异议/办结 on a task card; the engine checks the action against the step."""
 
     prefix: ClassVar[str] = "task"
     task_id: int

@@ -28,10 +28,9 @@ async def on_dispute_button(ctx: Context, key: DisputeAction) -> None:
 @router.conversation("dispute")
 async def on_dispute_answer(ctx: Context) -> None:
     action = ctx.conversation.state
-    dispute = await ctx.session.get(Dispute, ctx.conversation.data["dispute_id"])
     text = ctx.text
-    outcome, _, run = await disputes.check(ctx.session, dispute.id, ctx.person)
-    if outcome != "ok":
+    outcome, dispute, run = await disputes.check(ctx.session, ctx.conversation.data["dispute_id"], ctx.person)
+    if outcome != "ok":  # settled by someone else meanwhile
         await ctx.end()
         await ctx.reply(OUTCOMES[outcome], run=run)
         return

@@ -360,7 +360,7 @@ async def test_adjust_class_walk_over_dingtalk(dingtalk):
     await w.click(HEAD, card, "同意")
     update = w.fake.card_updates[-1]
     assert update["outTrackId"] == card["outTrackId"]
-    assert card["params"]["status"] == "已同意" and card["params"]["buttons"] == "[]"  # updated in place
+    assert card["params"]["status"].startswith("已由陈志荣同意 · ") and card["params"]["buttons"] == "[]"  # in place
     assert "已同意" in w.last_text(HEAD)
     before = len(w.texts(HEAD))
     await w.click(HEAD, card, "同意")  # the same tap delivered again: one effect
@@ -371,8 +371,10 @@ async def test_adjust_class_walk_over_dingtalk(dingtalk):
     await w.click(LEADER, leader_card, "同意")
 
     task_card = w.last_card(OFFICE[0])
+    shared = w.last_card(OFFICE[1])  # the same task, shared by 教务处
     assert "在教务系统中调整" in card_text(task_card)
     await w.click(OFFICE[0], task_card, "办结")
+    assert shared["params"]["status"].startswith("已由王建伟办结 · ") and shared["params"]["buttons"] == "[]"
     record_card = w.last_card(OFFICE[0])
     assert "打印调停课记录表" in card_text(record_card)
     assert record_card["params"]["url"].startswith("http://campusbot.test/record/")
