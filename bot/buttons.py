@@ -59,7 +59,7 @@ def _parse(kind, raw: str):
 # ----- the keys cards carry ------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class TaskAction(ButtonKey):
-    """同意/驳回/确认/有异议/已完成 on a task card; the engine checks the action against the step."""
+    """同意/驳回/确认/有异议/办结 on a task card; the engine checks the action against the step."""
 
     prefix: ClassVar[str] = "task"
     task_id: int
@@ -92,4 +92,21 @@ class WindowStart(ButtonKey):
     action: Literal["start"] = "start"
 
 
-CARD_KEYS: tuple[type[ButtonKey], ...] = (TaskAction, FillForm, NoticeConfirm, WindowStart)
+@dataclasses.dataclass(frozen=True)
+class Resubmit(ButtonKey):
+    """重新提交 on a 驳回 card: the request's form again, with its old answers."""
+
+    prefix: ClassVar[str] = "resubmit"
+    run_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class DisputeAction(ButtonKey):
+    """已更正/维持 on 教务处's card about a teacher's 有异议."""
+
+    prefix: ClassVar[str] = "dispute"
+    dispute_id: int
+    action: Literal["correct", "keep"]
+
+
+CARD_KEYS: tuple[type[ButtonKey], ...] = (TaskAction, FillForm, NoticeConfirm, WindowStart, Resubmit, DisputeAction)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bot.middlewares import cancel_conversation, load_conversation, refuse_strangers
 from bot.router import Dispatcher
-from handlers import adjust_class, forms, notices, schedule, uploads, workflows
+from handlers import adjust_class, disputes, forms, notices, requests, schedule, uploads, workflows
 from handlers.data import signup, step_form
 from handlers.data.adjust_record import AdjustRecord
 from handlers.data.makeup import MakeupListCheck
@@ -31,7 +31,9 @@ def include_routers(dispatcher: Dispatcher) -> Dispatcher:
     """Every handler module's router, in routing and 帮助 order."""
     dispatcher.include_routers(
         notices.router,     # 通知, its conversation and 确认收到
-        workflows.router,   # 启动 … 帮助, 同意/驳回/确认/已完成, the reason conversation, workflow aliases
+        workflows.router,   # 启动 … 帮助, 同意/驳回/确认/办结, the reason conversation, workflow aliases
+        requests.router,    # 撤回 (which one?) and 重新提交 of one's own requests
+        disputes.router,    # 已更正/维持 on a 有异议, and what 教务处 types with it
         schedule.router,    # 本周, 日程, 启动 on a window reminder
         timetable_queries.router,  # 我的课表/本周课表/下周课表, 班级课表, 教室
         timetable_upload.router,   # 课表 (教务处): the link to import a term's 课表

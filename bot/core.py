@@ -10,7 +10,7 @@ from typing import Callable
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import inbound, outbox
+from bot import card_copies, inbound, outbox
 from bot.config import Settings
 from bot.db import Database
 from bot.engine import BotEngine
@@ -59,6 +59,7 @@ class BotCore:
         self.intake = InboundWriter(db, clock=lambda: self.clock())  # tests move the core clock  # group commit of arriving updates
         self.worker = inbound.InboundWorker(self, clock=clock, heartbeat=self.heartbeat)
         self.drainer = OutboxDrainer(db, senders, clock=clock, heartbeat=self.heartbeat)
+        self.drainer.after_cards = self._settle_late
         self.reminders = ReminderService(self)
 
     async def start(self) -> None:
@@ -73,6 +74,12 @@ class BotCore:
         await self.worker.stop()
         await self.drainer.stop()
         await self.heartbeat.stop()
+
+    async def _settle_late(self, subjects: list[str]) -> None:
+        """A card delivered after what it is about was decided is updated at once."""
+        async with self.db.session() as s:
+            await card_copies.settle_subjects(self, s, subjects)
+        self.drainer.poke()
 
     async def accept(self, event: Event) -> bool:
         """Store an update for processing; False for a duplicate delivery."""

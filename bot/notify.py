@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import outbox
+from bot import card_copies, outbox
 from bot.links import signed_run_link, signed_task_link
 from bot.outbound import OutboundMessage
 from models import Run, Task
@@ -40,18 +40,26 @@ class OutboxNotifier:
         render = self.core.renderer.card_message
         shared = {**values, "upload_url": self.upload_url(task) if task else ""}
 
+        subject = card_copies.subject_of_task(task.id) if task is not None else ""
+
         def personal(userid: str) -> OutboundMessage:
-            return render(template, **shared, record_url=self.record_url(run, userid))
+            message = render(template, **shared, record_url=self.record_url(run, userid))
+            message.subject = subject
+            return message
 
         if len(users) == 1:
             await self.send(s, users, personal(users[0]))
             return
         message = render(template, **shared, record_url="")
+        message.subject = subject
         if users and personal(users[0]) != message:
             for userid in users:
                 await self.send(s, [userid], personal(userid))
             return
         await self.send(s, users, message)
+
+    async def settle(self, s: AsyncSession, run: Run) -> None:
+        await card_copies.settle_run(self.core, s, run)
 
     def upload_url(self, task: Task) -> str:
         return signed_task_link(self.core.settings, "upload", task.id, task.assignee)

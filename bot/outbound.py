@@ -56,7 +56,9 @@ class OutboundMessage:
     # card_update: the opaque reference of the update being answered (Event.reply_ref);
     # recall: the platform's reference of the message taken back (SendResult.ref).
     reply_ref: str = ""
-    replace_name: str = ""  # card_update and recall: e.g. 已同意, 已撤回
+    replace_name: str = ""  # card_update and recall: the state the buttons turn into, e.g. 已同意, 已撤回
+    # card: what it is about ("task:12"), so every delivered copy can be updated when that is settled.
+    subject: str = ""
     # Set by the outbox when sending: >0 when an identical message recently went to one of the
     # recipients, so the platform must make this request differ (see bot.outbox). Never stored.
     variant: int = 0
@@ -90,4 +92,5 @@ class OutboundMessage:
             card_id=data.get("card_id") or (legacy_card if kind == "card" else ""),
             reply_ref=reply_ref,
             replace_name=data.get("replace_name", ""),
+            subject=data.get("subject", ""),
         )

@@ -5,12 +5,9 @@ rolled-back decision sends nothing. A drainer claims due recipients in batches
 (at most the platform's ``max_batch`` per call), sends, and records the outcome
 per recipient.
 
-Nobody names a platform when sending: ``enqueue(session, userids, message)``.
-When a recipient is first claimed, their accounts (``person_accounts``, see
-``bot.accounts``) decide the platform — the one they last wrote from, else the
-first mounted — and it is fixed with the batch: a batch is one platform's.
-Only an answer to an account that is nobody (``enqueue_to_account``, the
-stranger's refusal) names its platform and account.
+Nobody names a platform when sending (``enqueue``): at a recipient's first claim their accounts
+(``bot.accounts``) pick it — the one they last wrote from, else the first mounted — fixed with the
+batch. A recall or card update (``enqueue_on``) and a stranger's answer name theirs.
 
 Exactly one delivery per person and message, across crashes:
 
@@ -39,7 +36,7 @@ import logging
 import random
 import uuid
 from datetime import datetime, timedelta
-from typing import Callable, Iterable, NamedTuple
+from typing import Awaitable, Callable, Iterable, NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,7 +47,7 @@ from bot.heartbeat import Heartbeat
 from bot.loop import PollingLoop
 from bot.outbound import OutboundMessage
 from bot.platforms.base import PermanentSendError, PlatformSender, TransientSendError
-from models import OutboxMessage, OutboxRecipient, Person, utcnow
+from models import CardCopy, OutboxMessage, OutboxRecipient, Person, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +88,8 @@ async def _without_inactive(session: AsyncSession, userids: list[str]) -> list[s
 
 
 async def enqueue_on(session: AsyncSession, platform: str, userids: Iterable[str], message: OutboundMessage) -> int:
-    """Store ``message`` for ``userids`` on one named platform (a recall goes where the message went)."""
+    """Store ``message`` for ``userids`` on one named platform: a recall or a card update goes where
+    the message went."""
     return await _store(session, list(dict.fromkeys(u for u in userids if u)), message, platform=platform)
 
 
@@ -162,6 +160,8 @@ class OutboxDrainer(PollingLoop):
         self.heartbeat = heartbeat or Heartbeat(db, clock)
         self.worker_id = self.heartbeat.worker_id
         self._last_release: datetime | None = None
+        # Told the subjects of card copies just recorded (the core settles any already decided).
+        self.after_cards: Callable[[list[str]], Awaitable[None]] | None = None
 
     async def run_round(self) -> None:
         while await self.drain_once():
@@ -351,6 +351,10 @@ class OutboxDrainer(PollingLoop):
             return
         invalid = {userid_of.get(a, a) for a in result.invalid_users}
         async with self.db.session() as s:
+            if message.subject and result.card_refs:
+                s.add_all(CardCopy(subject=message.subject, userid=userid_of.get(a, a), platform=platform, ref=ref,
+                                   outbox_id=outbox_row.id, card_id=message.card_id, created_at=now)
+                          for a, ref in result.card_refs.items())
             await s.execute(
                 update(OutboxRecipient).where(OutboxRecipient.id.in_(ids), OutboxRecipient.userid.not_in(invalid))
                 .values(status="sent", sent_at=now, claimed_by="", worker="", platform_ref=result.ref[:255])
@@ -360,6 +364,8 @@ class OutboxDrainer(PollingLoop):
                     update(OutboxRecipient).where(OutboxRecipient.id.in_(ids), OutboxRecipient.userid.in_(invalid))
                     .values(status="invalid", error="平台报告该用户无效", claimed_by="", worker="")
                 )
+        if message.subject and result.card_refs and self.after_cards is not None:
+            await self.after_cards([message.subject])  # settled while it was on its way: update it now
 
     async def _retry_later(self, recipients: list[OutboxRecipient], error: str) -> None:
         """The whole batch waits together (one due time), so it is resent as the same request."""

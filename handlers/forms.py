@@ -51,6 +51,9 @@ class Question:
     resume: Resumer | None = None
     # Said before the next question once the answer is taken, e.g. the day read back in full.
     echo: Callable[[Context, Any], str] | None = None
+    # Answers this one was given in terms of (调整后地点 "不变" means the 原地点): when one of them
+    # changes, this answer is dropped and asked again.
+    depends_on: tuple[str, ...] = ()
 
 
 @dataclass
@@ -77,6 +80,18 @@ class Form:
     def active(self, answers: dict) -> list[Question]:
         return [q for q in self.questions if q.when(answers)]
 
+    def dependents(self, key: str) -> set[str]:
+        """Every question that depends on ``key``, directly or through another."""
+        found: set[str] = set()
+        todo = [key]
+        while todo:
+            k = todo.pop()
+            for q in self.questions:
+                if k in q.depends_on and q.key not in found:
+                    found.add(q.key)
+                    todo.append(q.key)
+        return found
+
 
 @dataclass
 class Fill:
@@ -102,11 +117,13 @@ def register_form(form: Form) -> Form:
     return form
 
 
-async def start_form(ctx: Context, name: str, answers: dict | None = None) -> None:
+async def start_form(ctx: Context, name: str, answers: dict | None = None, *, origin: int | None = None,
+                     prefix: str = "") -> None:
+    """``origin``: the 驳回 run this one resubmits; it reaches ``finish`` as ``answers["resubmit_of"]``."""
     form = FORMS[name]
     answers = dict(answers or {})
-    await ctx.begin("form", "ask", {"form": name, "answers": answers, "editing": None})
-    await ask_next(ctx, form, answers)
+    await ctx.begin("form", "ask", {"form": name, "answers": answers, "editing": None, "origin": origin})
+    await ask_next(ctx, form, answers, prefix=prefix)
 
 
 async def ask_next(ctx: Context, form: Form, answers: dict, editing: str | None = None, prefix: str = "") -> None:
@@ -114,12 +131,14 @@ async def ask_next(ctx: Context, form: Form, answers: dict, editing: str | None 
         answers = await form.check(ctx, answers)
     q = next((x for x in form.questions if x.key == editing), None) if editing else form.pending(answers)
     lead = prefix + "\n" if prefix else ""
+    origin = (ctx.conversation.data if ctx.conversation else {}).get("origin")
     if q is not None:
-        await ctx.set_state("ask", {"form": form.name, "answers": answers, "editing": editing, "key": q.key})
+        await ctx.set_state("ask", {"form": form.name, "answers": answers, "editing": editing, "key": q.key,
+                                    "origin": origin})
         await ctx.reply_text(lead + ctx.render.macro(form.template, f"ask_{q.key}", answers=answers,
                                                      person=ctx.person, editing=bool(editing)))
         return
-    await ctx.set_state("confirm", {"form": form.name, "answers": answers, "editing": None})
+    await ctx.set_state("confirm", {"form": form.name, "answers": answers, "editing": None, "origin": origin})
     await ctx.reply_text(lead + ctx.render.macro(form.template, "summary", rows=summary_rows(ctx, form, answers),
                                                  answers=answers, person=ctx.person))
 
@@ -137,6 +156,8 @@ async def on_form_message(ctx: Context) -> None:
     if conv.state == "confirm":
         if text in CONFIRM_WORDS:
             await ctx.end()
+            if data.get("origin"):
+                answers["resubmit_of"] = data["origin"]
             await form.finish(ctx, answers)
             return
         if text.startswith("修改"):
@@ -177,10 +198,15 @@ async def on_form_message(ctx: Context) -> None:
         await ctx.set_state("ask", {**data, "pending": asked.pending})
         await ctx.reply_text(asked.text)
         return
+    before = dict(answers)
     if isinstance(value, Fill):
         answers.update(value.others)
         value = value.value
     answers[key] = value
+    # An answer given in terms of a changed one no longer means what was meant: ask it again.
+    changed = [k for k in answers if k in before and before[k] != answers[k]]
+    stale = set().union(*(form.dependents(k) for k in changed)) - {key}
+    answers = {k: v for k, v in answers.items() if k not in stale}
     echo = q.echo(ctx, value) if q.echo is not None else ""
     # A changed answer may make later questions (in)applicable: drop answers that no longer apply.
     answers = {k: v for k, v in answers.items()

@@ -1,19 +1,21 @@
-"""Chat around workflow runs: start, decide on cards, 待办, 进度, 催办, 撤回,
-skip and reassign. The steps themselves come from the spec files."""
+"""Chat around workflow runs: start, decide on cards, 待办, 进度, 催办,
+skip and reassign (撤回 and 重新提交 are in handlers/requests.py). The steps themselves come from the spec files."""
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from bot import directory
 from bot.buttons import TaskAction
+from bot.card_copies import subject_of_task
 from bot.context import Context
 from bot.router import Router
 from handlers.forms import FORMS, start_form
 from handlers.notices import latest_notice_progress, open_notices, remind_latest_notice, send_notice_card
 from handlers.progress_files import files_message
+from workflow.disputes import open_disputes
 from workflow.engine import Decision, EngineError
 from workflow.registry import find_spec
-from models import Person, Run, Task
+from models import CardCopy, Person, Run, Task
 
 router = Router("workflows")
 
@@ -138,9 +140,16 @@ async def _after_decision(ctx: Context, decision: Decision, action: str, reply_r
     if decision.outcome != "ok":
         await _report(ctx, decision)
         return
-    if reply_ref:
+    if reply_ref and not await _has_copies(ctx, decision.task):  # a card from before copies were kept
         await ctx.send_to([ctx.userid], ctx.core.engine.card_update(reply_ref, action))
     await ctx.reply("task/acted.j2", action=action, run=decision.run, task=decision.task)
+
+
+async def _has_copies(ctx: Context, task: Task) -> bool:
+    """Every kept copy of the card, the tapped one too, was just updated to the final state."""
+    found = await ctx.session.execute(select(CardCopy.id).where(CardCopy.subject == subject_of_task(task.id),
+                                                                CardCopy.userid == ctx.userid).limit(1))
+    return found.first() is not None
 
 
 async def _report(ctx: Context, decision: Decision) -> None:
@@ -189,8 +198,11 @@ async def cmd_progress(ctx: Context) -> None:
         return
     engine = ctx.core.engine
     for run in runs[:5]:
+        waiting = await open_disputes(ctx.session, run)
+        who = await directory.names(ctx.session, [d.userid for d in waiting])
         await ctx.reply("run/progress.j2", run=run, spec=engine.spec(run),
-                        steps=await engine.progress(ctx.session, run))
+                        steps=await engine.progress(ctx.session, run),
+                        disputes=[(who.get(d.userid, d.userid), d.reason) for d in waiting])
         files = await files_message(ctx, run)  # every upload one tap away
         if files is not None:
             await ctx.send_to([ctx.userid], files)
@@ -209,20 +221,6 @@ async def cmd_remind(ctx: Context) -> None:
         tasks = await ctx.core.engine.remind(ctx.session, run, ctx.person)
         who = await directory.names(ctx.session, [t.assignee for t in tasks])
         await ctx.reply("run/reminded.j2", run=run, names=sorted(set(who.values())))
-
-
-@router.command("withdraw", "撤回", takes_args=True)
-async def cmd_withdraw(ctx: Context) -> None:
-    q = select(Run).where(Run.started_by == ctx.userid, Run.status == "open", Run.code != "notice")
-    if ctx.args:
-        q = q.where(Run.record_no == ctx.args)
-    runs = (await ctx.session.execute(q.order_by(Run.id.desc()))).scalars().all()
-    if not runs:
-        await ctx.reply("run/nothing_to_withdraw.j2")
-        return
-    run = runs[0]
-    outcome = await ctx.core.engine.withdraw(ctx.session, run, ctx.person)
-    await ctx.reply("run/withdrawn.j2" if outcome == "ok" else "errors/already_done.j2", run=run)
 
 
 @router.command("skip", "跳过", takes_args=True, roles=("教务处",))

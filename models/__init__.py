@@ -5,10 +5,10 @@ from models.messaging import (
     Conversation, Inbound, OutboxMessage, OutboxRecipient, UserLease, Worker,
 )
 from models.timetable import TimetableMeeting
-from models.workflow import AuditEntry, Reminder, Run, StoredFile, Task
+from models.workflow import AuditEntry, CardCopy, Dispute, Reminder, Run, StoredFile, Task
 
 __all__ = [
     "Base", "utcnow", "Person", "PersonAccount", "SchoolClass", "ROLES", "OFFICE_DEPARTMENT", "GENERAL_DEPARTMENT",
     "Conversation", "Inbound", "OutboxMessage", "OutboxRecipient", "UserLease", "Worker",
-    "AuditEntry", "Reminder", "Run", "StoredFile", "Task", "TimetableMeeting",
+    "AuditEntry", "CardCopy", "Dispute", "Reminder", "Run", "StoredFile", "Task", "TimetableMeeting",
 ]

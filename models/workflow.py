@@ -101,3 +101,41 @@ class Reminder(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Dispute(Base):
+    """A person's 有异议 on a confirm step with ``disputes: thread``, until 教务处 settles it.
+
+    教务处 decides by compare-and-set on ``status`` (open → corrected | kept)."""
+
+    __tablename__ = "disputes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    task_id: Mapped[int] = mapped_column(Integer, index=True)  # the disputed task
+    userid: Mapped[str] = mapped_column(String(64))  # who disputed
+    reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open | corrected | kept
+    answer: Mapped[str] = mapped_column(Text, default="")  # the corrected figure, or why it stays
+    decided_by: Mapped[str] = mapped_column(String(64), default="")
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CardCopy(Base):
+    """One delivered copy of a card with buttons, so it can be updated when its subject is settled.
+
+    ``subject`` is what the card is about ("task:12", "dispute:3"); ``ref`` is the platform's handle
+    on that copy (WeCom's response_code, DingTalk's outTrackId, the local chat's card id)."""
+
+    __tablename__ = "card_copies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), index=True)
+    userid: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str] = mapped_column(String(255))
+    outbox_id: Mapped[int] = mapped_column(Integer)
+    card_id: Mapped[str] = mapped_column(String(128), default="")
+    settled: Mapped[str] = mapped_column(String(128), default="")  # the final state it was updated to
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

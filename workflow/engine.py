@@ -241,7 +241,10 @@ class Engine:
         if decision.outcome != "ok":
             return decision
         task, run = decision.task, decision.run
+        step = self.steps(run)[task.step_index]
         new_status = ACTIONS[task.kind][action]
+        if action == "dispute" and step.disputes == "thread":  # the step waits until 教务处 settles it
+            new_status = "disputed"
         payload = {**(result or {}), "action": action}
         res = await s.execute(
             update(Task).where(Task.id == task.id, Task.status == "open")
@@ -252,17 +255,37 @@ class Engine:
             return Decision("stale", task, run)
         await s.refresh(task)
         await self.audit(s, run, task, actor.userid, action, payload.get("reason", ""))
-        step = self.steps(run)[task.step_index]
         if new_status == "rejected":
             await self._finish(s, run, "rejected", payload.get("reason", ""))
-            await self._tell_starter(s, run, "run/rejected_starter.j2", step=step, actor=actor,
-                                     reason=payload.get("reason", ""), force=True)
+            await self._tell_rejected(s, run, step, actor, payload.get("reason", ""))
+            await self.notifier.settle(s, run)
             return Decision("ok", task, run)
         hook = self.hook(step)
         if hook is not None:
             await hook.on_task_done(self, s, run, step, task)
-        await self._after_progress(s, run, task)
+        if new_status != "disputed":
+            await self._after_progress(s, run, task)
+        await self.notifier.settle(s, run)
         return Decision("ok", task, run)
+
+    async def _tell_rejected(self, s: AsyncSession, run: Run, step: Step, actor: Person, reason: str) -> None:
+        """A request filed through a form gets a card with 重新提交; others a message."""
+        values = dict(run=run, spec=self.spec(run), step=step, actor=actor, reason=reason)
+        if self.spec(run).start_form:
+            await self.notifier.card(s, [run.started_by], "run/rejected_starter.yaml.j2", values, run=run)
+        else:
+            await self.notifier.text(s, [run.started_by], "run/rejected_starter.j2", values)
+
+    async def progressed(self, s: AsyncSession, run: Run, task: Task) -> None:
+        """A task closed outside ``act`` (a settled 有异议): its group and step may be complete now."""
+        await self._after_progress(s, run, task)
+        await self.notifier.settle(s, run)
+
+    async def waiting(self, s: AsyncSession, run: Run) -> list[str]:
+        """Who still has an open task in the run: the people a 撤回 tells."""
+        rows = await s.execute(select(Task.assignee).where(Task.run_id == run.id, Task.status == "open")
+                               .order_by(Task.id))
+        return list(dict.fromkeys(rows.scalars().all()))
 
     async def withdraw(self, s: AsyncSession, run: Run, actor: Person) -> str:
         """撤回 by the starter while the run is still open: ``ok``, ``forbidden`` or ``stale``."""
@@ -270,8 +293,7 @@ class Engine:
             return "forbidden"
         if run.status != "open":
             return "stale"
-        waiting = (await s.execute(select(Task.assignee).where(Task.run_id == run.id, Task.status == "open")
-                                   .order_by(Task.id))).scalars().all()
+        waiting = await self.waiting(s, run)
         res = await s.execute(update(Run).where(Run.id == run.id, Run.status == "open")
                               .values(status="cancelled", finished_at=self.clock())
                               .execution_options(synchronize_session=False))
@@ -281,8 +303,8 @@ class Engine:
         await s.execute(update(Task).where(Task.run_id == run.id, Task.status == "open").values(status="cancelled"))
         await self.audit(s, run, None, actor.userid, "withdraw", "")
         if waiting:
-            await self.notifier.text(s, list(dict.fromkeys(waiting)), "run/withdrawn_assignee.j2",
-                                     dict(run=run, starter=actor))
+            await self.notifier.text(s, waiting, "run/withdrawn_assignee.j2", dict(run=run, starter=actor))
+        await self.notifier.settle(s, run)
         return "ok"
 
     async def remind(self, s: AsyncSession, run: Run, actor: Person | None = None) -> list[Task]:
@@ -308,6 +330,7 @@ class Engine:
         if hook is not None:  # a skipped step is over too: 教务处 still gets what came in
             await hook.on_complete(self, s, run, step)
         await self._activate(s, run, run.step_index + 1)
+        await self.notifier.settle(s, run)
         return step
 
     async def close(self, s: AsyncSession, run: Run, actor: Person, reason: str) -> None:
@@ -317,6 +340,7 @@ class Engine:
         await self._enforce(s, authority.may_close(run, len(waiting), actor))
         await self.audit(s, run, None, actor.userid, "close", reason)
         await self._finish(s, run, "done", reason)
+        await self.notifier.settle(s, run)
 
     async def reassign(self, s: AsyncSession, task: Task, new: Person, actor: Person, reason: str) -> bool:
         """转派, if ``authority.may_reassign`` allows it (else EngineError): the task changes hands
@@ -337,6 +361,7 @@ class Engine:
         await self.notifier.text(s, [old_userid], "run/reassigned_old.j2", values)
         await self.notifier.text(s, [new.userid], "run/reassigned_new.j2", values)
         await self.send_task_card(s, run, step, task)
+        await self.notifier.settle(s, run)
         return True
 
     # ----- reading ----------------------------------------------------------------

@@ -23,3 +23,6 @@ class Notifier(Protocol):
     async def card(self, s: AsyncSession, userids: Collection[str], template: str, values: Mapping[str, Any],
                    *, run: Run, task: Task | None = None) -> None:
         """A card about ``run`` (and ``task``); the runtime adds the links that name each recipient."""
+
+    async def settle(self, s: AsyncSession, run: Run) -> None:
+        """Every copy of a card about this run that is no longer live shows its final state (who, when)."""

@@ -51,6 +51,8 @@ def _add_to_group(groups: dict[str, dict], t: Task, who: dict[str, str], now: da
         g["state"] = "done"
     elif t.status == "rejected":
         g["state"] = "rejected"
+    elif t.status == "disputed" and g["state"] != "done":
+        g["state"] = "disputed"
     elif t.status == "open":
         g["open_ids"].append(t.id)
         if t.due_at and t.due_at < now and g["state"] == "open":

@@ -55,6 +55,9 @@ class Step(_Strict):
     optional_columns: list[str] = Field(default_factory=list)
     accept: list[Literal["image", "xlsx", "xls", "csv", "pdf", "doc", "docx", "zip"]] | None = None
     templates: dict[str, str] = Field(default_factory=dict)  # e.g. {card: "x/card.yaml.j2"}
+    # confirm: what 有异议 does. note: 教务处 is told and the person's part is done;
+    # thread: 教务处 answers 已更正 (the person confirms again) or 维持, and the step waits until then.
+    disputes: Literal["note", "thread"] = "note"
     note: str | None = None  # why an owner or kind was chosen where the handbook is silent
 
     @field_validator("id")
@@ -75,6 +78,8 @@ class Step(_Strict):
         both = set(self.optional_columns) & set(self.columns or [])
         if both:
             raise ValueError(f"列 {'、'.join(sorted(both))} 不能既必填又选填")
+        if self.disputes == "thread" and self.kind != "confirm":
+            raise ValueError("只有 confirm 步骤可以写 disputes: thread")
         return self
 
     def sheet_columns(self) -> list[str]:

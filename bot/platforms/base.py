@@ -56,6 +56,8 @@ class PermanentSendError(Exception):
 class SendResult:
     invalid_users: list[str] = field(default_factory=list)  # account ids the platform refused
     ref: str = ""  # the platform's handle of what it sent (opaque), kept for a later ``recall``
+    # account id → the platform's handle on the copy of a card with buttons that person got, for a later update
+    card_refs: dict[str, str] = field(default_factory=dict)
 
 
 @runtime_checkable

@@ -14,11 +14,13 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.data import StepHook
-from handlers.data.office import parts, step_tasks, tell_office
+from bot.card_copies import subject_of_dispute
+from handlers.data.office import office_targets, parts, step_tasks, tell_office
 from handlers.data.tables import check_table, read_records
 from handlers.offload import off_loop
 from handlers.problems import Problem
 from handlers.sheets import Table
+from workflow.disputes import open_dispute
 from workflow.spec import Step
 from models import OFFICE_DEPARTMENT, Person, Run, StoredFile, Task
 
@@ -29,6 +31,7 @@ class ListCheck(StepHook):
     number_columns: tuple[str, ...] = ()
     received_template = ""  # to 教务处 when the list is in
     dispute_template = ""  # to 教务处 for each 有异议 / 有误
+    dispute_card = ""  # the same as a card with 已更正 / 维持, when the step's disputes are a thread
     summary_template = ""  # to 教务处 when the step is over
 
     # ----- what a subclass decides ------------------------------------------------
@@ -84,9 +87,23 @@ class ListCheck(StepHook):
                     await engine.send_task_card(s, run, step, t)
         elif task.result.get("action") == "dispute":
             person = await s.get(Person, task.acted_by)
-            await tell_office(engine, s, run, self.dispute_template, step=step, task=task, person=person,
-                              reason=task.result.get("reason", ""),
-                              **await self.part(engine, s, run, task, self.listed(run) or {"rows": []}))
+            values = dict(step=step, task=task, person=person, reason=task.result.get("reason", ""),
+                          **await self.part(engine, s, run, task, self.listed(run) or {"rows": []}))
+            if task.status == "disputed":  # a thread: 教务处 answers on a card, the step waits
+                dispute = await open_dispute(engine, s, run, task)
+                message = engine.core.renderer.card_message(self.dispute_card, run=run, dispute=dispute, **values)
+                message.subject = subject_of_dispute(dispute.id)
+                await engine.notifier.send(s, await office_targets(s, run), message)
+            else:
+                await tell_office(engine, s, run, self.dispute_template, **values)
+
+    async def correct(self, engine, s: AsyncSession, run: Run, task: Task, text: str) -> dict:
+        """教务处's corrected figure for the person's part (raises Invalid): what changes, and the list
+        as corrected under "data" (kept by ``keep_correction`` once the decision holds)."""
+        raise NotImplementedError
+
+    def keep_correction(self, run: Run, change: dict) -> None:
+        run.data = {**run.data, self.data_key: change["data"]}
 
     async def on_complete(self, engine, s, run, step) -> None:
         index = engine.steps(run).index(step)

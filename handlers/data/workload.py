@@ -13,6 +13,7 @@ from bot import directory
 from handlers.data.list_check import ListCheck
 from handlers.data.office import step_tasks
 from handlers.data.tables import fmt_number, parse_number
+from handlers.forms import Invalid
 from models import Person
 
 SHOWN = 5  # lines on the card; a teacher with more also gets them all as a message
@@ -34,6 +35,7 @@ class WorkloadCheck(ListCheck):
     number_columns = ("课时",)
     received_template = "data/workload_received.j2"
     dispute_template = "data/workload_dispute.j2"
+    dispute_card = "data/workload_dispute_card.yaml.j2"
     summary_template = "data/workload_summary.j2"
 
     async def prepare(self, engine, s, run, step, rows):
@@ -61,6 +63,37 @@ class WorkloadCheck(ListCheck):
         lines = [r for r in data["rows"] if r.get(USERID) == teacher]
         return {"lines": lines[:SHOWN], "count": len(lines), "more": max(0, len(lines) - SHOWN),
                 "total": _total(lines)}
+
+    async def correct(self, engine, s, run, task, text):
+        """"18" sets the teacher's only line (or adds one when they had none); "2 18" sets line 2.
+        Nothing changes yet: the list as corrected is under "data", kept once the decision holds."""
+        data = self.listed(run) or {"rows": []}
+        teacher = _teacher_of(task)
+        mine = [r for r in data["rows"] if r.get(USERID) == teacher]
+        parts = text.replace("，", " ").replace(",", " ").split()
+        numbers = [parse_number(p.removesuffix("课时")) for p in parts]
+        if not parts or len(parts) > 2 or any(n is None or n < 0 for n in numbers):
+            raise Invalid("correct_format", count=len(mine))
+        if len(parts) == 1 and len(mine) > 1:
+            raise Invalid("correct_which", count=len(mine))
+        index = int(numbers[0]) if len(parts) == 2 else 1
+        if len(parts) == 2 and not 1 <= index <= len(mine):
+            raise Invalid("correct_which", count=len(mine))
+        hours = fmt_number(numbers[-1])
+        rows = [dict(r) for r in data["rows"]]
+        if mine:
+            at = [i for i, r in enumerate(rows) if r.get(USERID) == teacher][index - 1]
+            before = rows[at].get("课时", "")
+            rows[at]["课时"] = hours
+            line = rows[at]
+        else:  # the teacher's 课时 were missing from the sheet
+            person = await s.get(Person, teacher)
+            before = "0"
+            line = {"工号": teacher, "姓名": person.name if person else teacher, "课程": "教务处更正", "班级": "",
+                    "课时": hours, USERID: teacher}
+            rows.append(line)
+        return {"line": line, "before": before, "after": hours, "data": {**data, "rows": rows, "total": _total(rows)},
+                "total": _total([r for r in rows if r.get(USERID) == teacher])}
 
     async def announce(self, engine, s, run, step, data):
         by_teacher: dict[str, list[dict]] = {}

@@ -136,8 +136,8 @@ async def start_from_console(w, b: Browser) -> int:
     async with w.core.db.session() as s:
         run = (await s.execute(select(Run).where(Run.code == "1.1"))).scalar_one()
     await w.core.settle()
-    await w.click(OFFICE, w.last_card(OFFICE), "已完成")  # 拟定方案, in chat
-    await w.click(OFFICE, w.last_card(OFFICE), "已完成")  # 制作分班审核名单
+    await w.click(OFFICE, w.last_card(OFFICE), "办结")  # 拟定方案, in chat
+    await w.click(OFFICE, w.last_card(OFFICE), "办结")  # 制作分班审核名单
     return run.id
 
 

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from tests.support.flows import fill_form
-from tests.support.harness import card_text, pin_today
+from tests.support.harness import card_text, pin_today, settled
 from tests.support.people import HEAD, LEADER, OFFICE_STAFF as OFFICE, OTHER_HEAD, SECRETARY_IT, TEACHER
 
 TODAY = date(2026, 12, 3)  # a Thursday in 第13教学周 of the shipped 校历
@@ -36,7 +36,7 @@ async def test_full_path_approved(wecom):
     assert "不由您处理" in w.last_text(OTHER_HEAD)
 
     await w.click(HEAD, card, "同意")
-    assert w.fake.card_updates[-1]["button"]["replace_name"] == "已同意"
+    assert settled(w.fake.card_updates[-1]) == "已由陈志荣同意"
     assert "已同意" in w.last_text(HEAD)
     # double tap on the same card: nothing changes, the approver is told 已处理
     before = len(w.cards(LEADER))
@@ -53,21 +53,21 @@ async def test_full_path_approved(wecom):
     task_card = w.last_card(OFFICE[0])
     stale = w.last_card(OFFICE[1])
     assert "在教务系统中调整" in card_text(task_card) and "在教务系统中调整" in card_text(stale)
-    await w.click(OFFICE[0], task_card, "已完成")
+    await w.click(OFFICE[0], task_card, "办结")
     # the record step: a task whose card links to the printable record
     record_card = w.last_card(OFFICE[0])
     assert "打印调停课记录表" in card_text(record_card)
     assert record_card.get("card_action", {}).get("url", "").startswith("http://campusbot.test/record/") or \
         any("record" in j.get("url", "") for j in record_card.get("jump_list", []))
-    await w.click(OFFICE[1], stale, "已完成")  # liuyf taps the adjust card late
+    await w.click(OFFICE[1], stale, "办结")  # liuyf taps the adjust card late
     assert "已处理" in w.last_text(OFFICE[1])
-    await w.click(OFFICE[0], record_card, "已完成")
+    await w.click(OFFICE[0], record_card, "办结")
 
     # the 教学秘书 of the class's 系部 gets the record and confirms 已通知班级
     sec_cards = w.cards(SECRETARY_IT)
     assert len(sec_cards) == 2
     confirm = sec_cards[-1]
-    await w.click(SECRETARY_IT, confirm, "已通知班级")
+    await w.click(SECRETARY_IT, confirm, "确认已通知")
     done = w.last_text(TEACHER)
     assert "已全部办结" in done
 
@@ -86,8 +86,9 @@ async def test_reject_asks_reason_and_tells_teacher(wecom):
     assert "理由" in w.last_text(HEAD)
     await w.say(HEAD, "本周已有两次调课")
     assert "已驳回" in w.last_text(HEAD)
-    text = w.last_text(TEACHER)
-    assert "驳回" in text and "本周已有两次调课" in text
+    rejected = w.last_card(TEACHER)  # one card, with 重新提交
+    assert "驳回" in rejected["main_title"]["title"] and "本周已有两次调课" in card_text(rejected)
+    assert [b["text"] for b in rejected["button_list"]] == ["重新提交"]
     assert not w.cards(LEADER)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from models import AuditEntry, StoredFile
 from tests.support.files import ABNORMAL, ATTENDANCE, EVALUATION, JPEG, MAKEUP, WORKLOAD, xlsx
 from tests.support.flows import finish_office_tasks, merged_card, progress_text, run_of
-from tests.support.harness import card_text, card_url
+from tests.support.harness import card_text, card_url, settled
 from tests.support.pages import download, link_in, local, upload
 from tests.support.people import COUNSELORS, OFFICE, SECRETARIES
 
@@ -123,12 +123,17 @@ async def test_workload_each_teacher_checks_own_lines_and_disputes_reach_the_off
     assert "理由" in w.last_text("hezq")
     await w.say("hezq", "液压传动实训少算了 8 课时")
     assert "已提交反馈" in w.last_text("hezq")
-    dispute = w.last_text(OFFICE)
-    assert "何志强（机电工程系）对本人工作量有异议" in dispute and "少算了 8 课时" in dispute
-    assert "1 条，合计 24 课时" in dispute
+    dispute = w.last_card(OFFICE)  # a card to answer, 已更正 or 维持
+    assert "何志强" in dispute["main_title"]["title"] and "少算了 8 课时" in card_text(dispute)
+    assert "合计:24 课时" in card_text(dispute)
 
     for teacher in sorted(TEACHERS - {"sunlt", "hezq"}):
         await w.click(teacher, w.last_card(teacher), "确认")
+    assert not any("工作量核对已结束" in t for t in w.texts(OFFICE))  # the step waits for the answer
+    assert (await run_of(w, "1.6")).step_index == 0
+    await w.click(OFFICE, dispute, "维持")
+    await w.say(OFFICE, "实训课时已计入液压传动")
+    assert "维持原统计" in w.last_text("hezq") and "实训课时已计入液压传动" in w.last_text("hezq")
     summary = next(t for t in w.texts(OFFICE) if "工作量核对已结束" in t)
     assert "确认无误 9 人；有异议 1 人" in summary and "何志强（机电工程系）：液压传动实训少算了 8 课时" in summary
 
@@ -230,7 +235,7 @@ async def test_signup_numbers_must_agree_before_the_step_closes(wecom):
     await w.say("linms", "52")
     await w.say("linms", "确认")
     assert "已完成" in w.last_text("linms")
-    assert w.fake.card_updates[-1]["button"]["replace_name"] == "已完成"
+    assert settled(w.fake.card_updates[-1]).endswith("办结")
     await w.click("linms", card, "填写", create_time=int(time.time()) + 5)  # the card again: already done
     assert "已处理" in w.last_text("linms")
 
@@ -269,7 +274,7 @@ async def test_evaluation_rates_per_department(wecom):
     await finish_office_tasks(w, run)
     for _ in range(2):  # 培训会, 完成评教: every 系部 taps 已完成
         for secretary in SECRETARIES.values():
-            await w.click(secretary, w.last_card(secretary), "已完成")
+            await w.click(secretary, w.last_card(secretary), "办结")
     card = w.last_card("linms")
     status, html = await upload(w, card_url(card), xlsx(EVALUATION, ["机电2401", "九成"]))
     assert status == 422 and "第 2 行：完成比率“九成”应是 0–100 的百分数" in html

@@ -95,7 +95,7 @@ async def test_merged_evaluation_rates_are_inert(wecom):
     await finish_office_tasks(w, run)
     for _ in range(2):
         for secretary in SECRETARIES.values():
-            await w.click(secretary, w.last_card(secretary), "已完成")
+            await w.click(secretary, w.last_card(secretary), "办结")
     for secretary in SECRETARIES.values():
         status, html = await upload(w, card_url(w.last_card(secretary)), text_xlsx(EVALUATION, [FORMULA, "95%"]))
         assert status == 200, html
@@ -127,7 +127,7 @@ async def test_adjust_record_is_inert(wecom):
     await w.say(teacher, "确认")
     await w.click(head, w.last_card(head), "同意")
     await w.click(leader, w.last_card(leader), "同意")
-    await w.click(office, w.last_card(office), "已完成")
+    await w.click(office, w.last_card(office), "办结")
     record_card = w.last_card(office)
     assert "打印调停课记录表" in card_text(record_card)
     page = local_path(card_url(record_card))

@@ -301,7 +301,7 @@ async def test_office_cannot_take_over_or_skip_a_teachers_approvals(wecom, clerk
     assert "【催办】" in w.last_card("zhaogm")["main_title"]["title"]
     await w.click("zhaogm", card_for(w, "zhaogm", leader.id), "同意")
     adjust = await _open_task(w, run, clerk)
-    await w.click(clerk, card_for(w, clerk, adjust.id), "已完成")
+    await w.click(clerk, card_for(w, clerk, adjust.id), "办结")
     assert (await task_row(w, adjust.id)).status == "done"
 
 

@@ -244,11 +244,11 @@ async def script(year: Year, now: datetime) -> None:
         await year.act("liuyf", year.card("liuyf", "工作提醒：9.7 "), "启动")  # the other 教务处 colleague
         assert "已经启动" in year.got("liuyf")[-1][1]["content"]
     elif now == bj("2026-10-22", "12:00"):
-        await year.act("linms", year.card("linms", "待办理：测试限期"), "已完成")
+        await year.act("linms", year.card("linms", "待办理：测试限期"), "办结")
     elif now == bj("2026-10-27", "12:00"):
-        await year.act("guoyan", year.card("guoyan", "待办理：测试限期"), "已完成")
+        await year.act("guoyan", year.card("guoyan", "待办理：测试限期"), "办结")
     elif now == bj("2026-11-10", "12:00"):
-        await year.act("caiqh", year.card("caiqh", "待办理：测试限期"), "已完成")
+        await year.act("caiqh", year.card("caiqh", "待办理：测试限期"), "办结")
 
 
 # --- restarts, concurrency and stale claims ---------------------------------------------------
@@ -467,7 +467,7 @@ async def test_task_rows_for_a_run(wecom):
     assert {fmt(r.due_at) for r in (await rows(w.core, "overdue:")).values()} == {"2026-10-26 09:00"}
     for t in tasks:
         card = next(c for c in w.cards(t.assignee) if "测试限期" in c["main_title"]["title"])
-        await w.click(t.assignee, card, "已完成")
+        await w.click(t.assignee, card, "办结")
     clock.set(bj("2026-10-26", "10:00"))
     report = await w.core.reminders.tick()
     assert report.sent == ["digest:2026-W44"]  # 9.7's window opens this week; nothing overdue

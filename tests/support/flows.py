@@ -36,8 +36,8 @@ async def fill_form(w, userid=TEACHER, kind="调课", class_name="计网2401"):
 async def start_registration(w):
     await w.say(OFFICE, "启动 1.1")
     assert "已启动" in w.last_text(OFFICE)
-    await w.click(OFFICE, w.last_card(OFFICE), "已完成")  # 拟定方案
-    await w.click(OFFICE, w.last_card(OFFICE), "已完成")  # 制作分班审核名单
+    await w.click(OFFICE, w.last_card(OFFICE), "办结")  # 拟定方案
+    await w.click(OFFICE, w.last_card(OFFICE), "办结")  # 制作分班审核名单
 
 
 async def run_of(w, code: str) -> Run:
@@ -84,7 +84,7 @@ async def finish_office_tasks(w, run: Run, userid: str = OFFICE) -> None:
     """教务处 taps 已完成 on each of its open 办理 cards of the run."""
     for t in await tasks_of(w, run.id, status="open"):
         if t.assignee == userid and t.kind == "task":
-            await w.click(userid, card_for(w, userid, t.id), "已完成")
+            await w.click(userid, card_for(w, userid, t.id), "办结")
 
 
 SAMPLE = {

@@ -117,3 +117,10 @@ def local_path(url: str) -> str:
 
     parts = urlsplit(url)
     return parts.path + ("?" + parts.query if parts.query else "")
+
+
+def settled(update: dict) -> str:
+    """What an updated card shows where its buttons were: the final state of a whole-card update,
+    or the greyed button's words."""
+    card = update.get("template_card")
+    return card["replace_text"] if card else update["button"]["replace_name"]

@@ -78,6 +78,9 @@ class RecordingNotifier:
         assert values["run"] is run and (task is None or values["task"] is task)
         self.told.append(Told("card", tuple(userids), template, dict(values)))
 
+    async def settle(self, s, run) -> None:
+        self.told.append(Told("settle", (), "", {"run": run}))
+
     def to(self, userid: str) -> list[Told]:
         return [t for t in self.told if userid in t.userids]
 

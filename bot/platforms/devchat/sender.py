@@ -19,7 +19,8 @@ from bot.platforms.devchat.models import DevchatMessage
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
-_IN_CHUNK = 400  # bound parameters per IN (...) — old SQLite allows 999
+_IN_CHUNK = 400
+REPLACED_MAX = 32  # devchat_messages.replaced  # bound parameters per IN (...) — old SQLite allows 999
 
 
 def out_ref(ref: str, userid: str) -> str:
@@ -44,6 +45,8 @@ class DevchatSender:
         elif message.kind in ("text", "markdown", "card"):
             # Without a ref there is nothing to deduplicate against: every call is new.
             await self._store(users, message, ref or f"adhoc-{uuid.uuid4().hex}")
+            if message.kind == "card" and message.card is not None and message.card.buttons:
+                return SendResult(ref=message.card_id, card_refs={u: message.card_id for u in users})
             return SendResult(ref=message.card_id if message.kind == "card" else "")
         else:
             raise PermanentSendError(f"devchat cannot show a {message.kind!r} message")
@@ -83,5 +86,5 @@ class DevchatSender:
                     .where(DevchatMessage.card_task_id == message.reply_ref,
                            DevchatMessage.direction == "out",
                            DevchatMessage.userid.in_(users[i:i + _IN_CHUNK]))
-                    .values(replaced=message.replace_name)
+                    .values(replaced=(message.text.strip() or message.replace_name)[:REPLACED_MAX])
                 )

@@ -88,11 +88,12 @@ class DingTalkSender:
             if not message.card_id:
                 raise PermanentSendError("card without card_id")
             params = card_params(message.card)
+            refs = {}
             for userid in userids:
-                await self._client.deliver_card(template_id=self._template,
-                                                out_track_id=out_track_id(message.card_id, userid),
+                refs[userid] = out_track_id(message.card_id, userid)
+                await self._client.deliver_card(template_id=self._template, out_track_id=refs[userid],
                                                 userid=userid, params=params, callback_type=self._callback_type)
-            return SendResult(ref=message.card_id)
+            return SendResult(ref=message.card_id, card_refs=refs)
         key, param = robot_message(message)
         answer = await self._client.batch_send(userids, key, param)
         invalid = answer.get("invalidStaffIdList") or []
@@ -100,8 +101,8 @@ class DingTalkSender:
 
 
 def update_params(message: OutboundMessage) -> dict[str, str]:
-    """A decided card: its status line set, its buttons gone."""
-    return {"status": message.replace_name, "buttons": "[]"}
+    """A decided card: its status line set (who and when, when known), its buttons gone."""
+    return {"status": message.text.strip() or message.replace_name, "buttons": "[]"}
 
 
 def render(message: OutboundMessage) -> dict:

@@ -55,6 +55,18 @@ def render_card(card: Card, task_id: str) -> dict:
     return {"msgtype": "text", "text": {"content": _content(_as_text(card))}}
 
 
+def settled_card(message: OutboundMessage) -> dict:
+    """A card_update's whole card: the original, its first line saying the final state, buttons greyed."""
+    assert message.card is not None
+    card = message.card
+    state = message.text.strip()
+    settled = Card(title=card.title, description=f"{state}\n{card.description}".strip(), fields=card.fields,
+                   buttons=card.buttons, url=card.url, url_text=card.url_text)
+    body = _button_card(settled, message.card_id) if card.buttons else _notice_card(settled, message.card_id)
+    body["replace_text"] = clip(message.replace_name or "已处理", BUTTON_TEXT_MAX)
+    return body
+
+
 def truncate_utf8(text: str, max_bytes: int, marker: str = ELLIPSIS) -> str:
     """Cut ``text`` to ``max_bytes`` UTF-8 bytes on a character boundary, marking the cut."""
     raw = text.encode("utf-8")

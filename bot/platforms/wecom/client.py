@@ -111,14 +111,15 @@ class WeComClient:
         """
         return await self._call("POST", "/cgi-bin/message/send", json_body=payload, dedup_on_retry=True)
 
-    async def update_template_card(self, userids: list[str], response_code: str, replace_name: str) -> dict:
-        """Grey out the clicked button of a button_interaction card (each code works once)."""
-        payload = {
-            "userids": list(userids),
-            "agentid": self.agent_id,
-            "response_code": response_code,
-            "button": {"replace_name": replace_name},
-        }
+    async def update_template_card(self, userids: list[str], response_code: str, replace_name: str,
+                                   card: dict | None = None) -> dict:
+        """Grey out the buttons of a button_interaction card, or replace the whole card with ``card``
+        (a template_card whose ``replace_text`` greys its buttons). Each code works once, for 72 h."""
+        payload: dict = {"userids": list(userids), "agentid": self.agent_id, "response_code": response_code}
+        if card is not None:
+            payload["template_card"] = card
+        else:
+            payload["button"] = {"replace_name": replace_name}
         return await self._call("POST", "/cgi-bin/message/update_template_card", json_body=payload)
 
     async def recall(self, msgid: str) -> dict:

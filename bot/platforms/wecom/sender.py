@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bot.outbound import OutboundMessage
 from bot.platforms.base import PermanentSendError, SendResult
-from bot.platforms.wecom.cards import TEXT_MAX_BYTES, CardError, render, truncate_utf8
+from bot.platforms.wecom.cards import TEXT_MAX_BYTES, CardError, render, settled_card, truncate_utf8
 from bot.platforms.wecom.client import DUPLICATE_CHECK_INTERVAL, WeComAPIError, WeComClient
 
 MAX_BATCH = 1000
@@ -48,9 +48,12 @@ class WeComSender:
         if message.kind == "card_update":
             if not message.reply_ref:  # WeCom's reply reference is the click's ResponseCode
                 raise PermanentSendError("card_update without reply_ref")
-            answer = await self._client.update_template_card(
-                userids, message.reply_ref, message.replace_name
-            )
+            if message.card is not None:  # the whole card again, in its final state
+                answer = await self._client.update_template_card(
+                    userids, message.reply_ref, message.replace_name, card=settled_card(message))
+            else:
+                answer = await self._client.update_template_card(
+                    userids, message.reply_ref, message.replace_name)
             return SendResult(invalid_users=_invalid_users(answer))
         if message.kind == "recall":
             return await self._recall(userids, message)
@@ -66,7 +69,10 @@ class WeComSender:
             payload["enable_duplicate_check"] = 1
             payload["duplicate_check_interval"] = DUPLICATE_CHECK_INTERVAL
         answer = await self._client.send_message(payload)
-        return SendResult(invalid_users=_invalid_users(answer),
+        invalid = _invalid_users(answer)
+        code = answer.get("response_code") if body.get("msgtype") == "template_card" else None
+        refs = {u: str(code) for u in userids if u not in invalid} if code and message.card and message.card.buttons else {}
+        return SendResult(invalid_users=invalid, card_refs=refs,
                           ref=f"{answer.get('msgid', '')}|{answer.get('response_code', '')}")
 
     async def _recall(self, userids: list[str], message: OutboundMessage) -> SendResult:

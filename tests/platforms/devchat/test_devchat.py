@@ -237,7 +237,7 @@ async def test_adjust_class_approved_from_the_chat(phone):
     card = await phone.last_card(HEAD)
     assert "电工基础" in str(card["card"]) and card["replaced"] == ""
     await phone.click(HEAD, card, "同意")
-    assert (await phone.last_card(HEAD))["replaced"] == "已同意"
+    assert (await phone.last_card(HEAD))["replaced"].startswith("已由陈志荣同意 · ")  # who, and when
     assert any("已同意" in t for t in await phone.bot_texts(HEAD))
 
 

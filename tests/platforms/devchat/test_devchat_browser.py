@@ -2,7 +2,7 @@
 the picker, a help round trip, a 调课 approved in a second tab, 教务处 tapping from
 进度 to a 辅导员's uploaded 承诺书, the whole
 调停课 walked through both approvals, 教务处 and the 教学秘书 (with the record
-page opened from the card), and a 驳回 with a reason typed in chat.
+page opened from the card), and a 驳回 with a reason typed in chat, then 重新提交 → 修改 → 确认.
 
 Skipped when Debian's chromium is not installed (we never download a browser).
 """
@@ -111,7 +111,7 @@ async def test_adjust_class_approved_in_another_tab(context, base_url):
     await approve.click()
     await expect(head.locator(".row.in .bubble.click").last).to_have_text("点击了 同意")
     done = card.locator(".card-btn.done")
-    await expect(done).to_have_text("已同意")
+    await expect(done).to_contain_text("已由陈志荣同意")  # who, and when
     await expect(done).to_be_disabled()
     await expect(card.locator(".card-btn:not(.done)")).to_have_count(0)
     await head.screenshot(path=SCREENSHOT)
@@ -195,12 +195,12 @@ async def told(teacher, step_title: str) -> None:
 
 
 async def tap(page, card, button: str, done: str) -> None:
-    """Tap a card's button; the tap shows as the person's bubble and the card greys to ``done``."""
+    """Tap a card's button; the tap shows as the person's bubble and the card greys to ``done`` (who, when)."""
     btn = card.locator(".card-btn:not(.done)", has_text=button).first
     await expect(btn).to_be_enabled()
     await btn.click()
     await expect(page.locator(".row.in .bubble.click").last).to_have_text(f"点击了 {button}")
-    await expect(card.locator(".card-btn.done")).to_have_text(done)
+    await expect(card.locator(".card-btn.done")).to_contain_text(done)
     await expect(card.locator(".card-btn.done")).to_be_disabled()
     await expect(card.locator(".card-btn:not(.done)")).to_have_count(0)
 
@@ -218,18 +218,18 @@ async def test_adjust_class_walked_through_every_step(context, base_url):
     card = card_with(head, "待审批：调课申请：电工基础（计网2401）")
     await expect(card).to_contain_text("电工基础")
     await expect(card).to_contain_text("计网2401")
-    await tap(head, card, "同意", "已同意")
+    await tap(head, card, "同意", "已由陈志荣同意")
     await told(teacher, "系部主任审核签字")
 
     # 2. 教务处分管领导 赵国民: 陈志荣's approval is on the card
     card = card_with(leader, "待审批：调课申请：电工基础（计网2401）")
     await expect(card.locator(".field", has_text="已审批")).to_contain_text("陈志荣 同意")
     await expect(card).to_contain_text("电工基础")
-    await tap(leader, card, "同意", "已同意")
+    await tap(leader, card, "同意", "已由赵国民同意")
     await told(teacher, "教务处分管领导审核签字")
 
     # 3. 教务处 王建伟: adjust the timetable, then the record (its card links to the signed page)
-    await tap(office, card_with(office, "在教务系统中调整"), "已完成", "已完成")
+    await tap(office, card_with(office, "在教务系统中调整"), "办结", "已由王建伟办结")
     await told(teacher, "在教务系统中调整上课时间，地点，教师等")
     card = card_with(office, "打印调停课记录表")
     link = card.locator("a.card-link")
@@ -252,7 +252,7 @@ async def test_adjust_class_walked_through_every_step(context, base_url):
     assert record_no
     await record.screenshot(path=WALK_RECORD_PNG, full_page=True)
     await record.close()
-    await tap(office, card, "已完成", "已完成")
+    await tap(office, card, "办结", "已由王建伟办结")
     await told(teacher, "打印调停课记录表，并盖教务处公章，由任课教师交到学生所在系部")
 
     # 4. 信息工程系 教学秘书 郭燕: the record notice (same record) and the card to confirm 已通知班级
@@ -263,7 +263,7 @@ async def test_adjust_class_walked_through_every_step(context, base_url):
     await expect(notice.locator("a.card-link")).to_have_attribute("href", re.compile(same_record))
     confirm = card_with(secretary, "请确认：调课申请：电工基础（计网2401）")
     await expect(confirm).to_contain_text("通知到调课班级")
-    await tap(secretary, confirm, "已通知班级", "已确认")
+    await tap(secretary, confirm, "确认已通知", "已由郭燕确认")
 
     # 5. the teacher heard of every step and, finally, that it is all done
     await told(teacher, "教学秘书将调停课情况通知到调课班级")
@@ -284,11 +284,25 @@ async def test_adjust_class_rejected_with_reason(context, base_url):
     await answered(head, "理由")
     await say(head, "本周已有两次调课")
     await answered(head, "已驳回")
-    await expect(card.locator(".card-btn.done")).to_have_text("已驳回")
+    await expect(card.locator(".card-btn.done")).to_contain_text("已由陈志荣驳回")
 
-    refusal = teacher.locator(".row.out", has_text="本周已有两次调课")
-    await expect(refusal).to_have_count(1)
-    await expect(refusal).to_contain_text("驳回")
+    # the teacher's one card: the reason, and 重新提交 — the old answers, the summary at once
+    refusal = card_with(teacher, "本周已有两次调课")
+    await expect(refusal.locator(".card-title")).to_contain_text("已驳回")
+    await refusal.locator(".card-btn", has_text="重新提交").click()
+    await answered(teacher, "已按您上次的申请")
+    await expect(replies(teacher).last).to_contain_text("5. 原地点：实训楼A301")
+    await say(teacher, "修改 5")
+    await answered(teacher, "原上课地点")
+    await say(teacher, "实训楼B202")
+    await answered(teacher, "5. 原地点：实训楼B202")
+    await say(teacher, "确认")
+    await answered(teacher, "已提交")
+    again = card_with(head, "待审批：停课申请：电工基础（机电2401）")
+    await expect(again).to_contain_text("实训楼B202")
+    await expect(again.locator(".card-btn:not(.done)")).to_have_count(2)  # live: 同意, 驳回
+    await refusal.locator(".card-btn", has_text="重新提交").click()  # already resubmitted
+    await answered(teacher, "已处理")
 
 
 async def test_office_imports_the_timetable_from_chat(context, base_url, tmp_path):

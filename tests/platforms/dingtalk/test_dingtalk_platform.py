@@ -284,7 +284,7 @@ async def test_adjust_class_walk_over_dingtalk(dingtalk):
     await w.click(HEAD, card, "同意")
     update = w.fake.card_updates[-1]
     assert update["outTrackId"] == card["outTrackId"]
-    assert card["params"]["status"] == "已同意" and card["params"]["buttons"] == "[]"  # updated in place
+    assert card["params"]["status"].startswith("已由陈志荣同意 · ") and card["params"]["buttons"] == "[]"  # in place
     assert "已同意" in w.last_text(HEAD)
     before = len(w.texts(HEAD))
     await w.click(HEAD, card, "同意")  # the same tap delivered again: one effect
@@ -295,15 +295,17 @@ async def test_adjust_class_walk_over_dingtalk(dingtalk):
     await w.click(LEADER, leader_card, "同意")
 
     task_card = w.last_card(OFFICE[0])
+    shared = w.last_card(OFFICE[1])  # the same task, shared by 教务处
     assert "在教务系统中调整" in card_text(task_card)
-    await w.click(OFFICE[0], task_card, "已完成")
+    await w.click(OFFICE[0], task_card, "办结")
+    assert shared["params"]["status"].startswith("已由王建伟办结 · ") and shared["params"]["buttons"] == "[]"
     record_card = w.last_card(OFFICE[0])
     assert "打印调停课记录表" in card_text(record_card)
     assert record_card["params"]["url"].startswith("http://campusbot.test/record/")
-    await w.click(OFFICE[0], record_card, "已完成")
+    await w.click(OFFICE[0], record_card, "办结")
 
     confirm = w.cards(SECRETARY_IT)[-1]
-    await w.click(SECRETARY_IT, confirm, "已通知班级")
+    await w.click(SECRETARY_IT, confirm, "确认已通知")
     assert "已全部办结" in w.last_text(TEACHER)
     joined = "\n".join(w.texts(TEACHER))
     for words in ("系部主任审核签字", "教务处分管领导审核签字", "在教务系统中调整", "通知到调课班级"):

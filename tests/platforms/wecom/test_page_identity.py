@@ -149,7 +149,7 @@ async def walk_to_record(w) -> dict:
     await w.say(TEACHER, "确认")
     await w.click(HEAD, w.last_card(HEAD), "同意")
     await w.click(LEADER, w.last_card(LEADER), "同意")
-    await w.click(OFFICE[0], w.last_card(OFFICE[0]), "已完成")
+    await w.click(OFFICE[0], w.last_card(OFFICE[0]), "办结")
     return w.last_card(OFFICE[0])
 
 
@@ -161,7 +161,7 @@ async def test_record_links_name_their_person_and_serve_only_those_concerned(wec
     exp = int(parse_qs(urlsplit(url).query)["exp"][0])
     assert 29 * 86400 < exp - time.time() <= 30 * 86400  # 30 days, not 180
 
-    await w.click(OFFICE[0], record_card, "已完成")
+    await w.click(OFFICE[0], record_card, "办结")
     notice = w.cards(SECRETARY_IT)[0]  # the 教学秘书 of the class's 系部 gets the record, with her own link
     assert f"u={SECRETARY_IT}" in card_url(notice)
 
