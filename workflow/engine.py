@@ -21,7 +21,7 @@ from workflow import authority, reading
 from workflow.assign import Assignment, resolve
 from workflow.hooks import HookRegistry, StepHook
 from workflow.notify import Notifier
-from workflow.people import names, people_with_role, teaching_departments
+from workflow.people import people_with_role, teaching_departments
 from workflow.reading import CLOSED
 from workflow.spec import Step, WorkflowSpec
 
@@ -137,14 +137,10 @@ class Engine:
                 await hook.on_activate(self, s, run, step, tasks)
             if step.kind == "notice":
                 await self._send_notice(s, run, step, tasks)
-                await self._tell_starter(s, run, "run/step_done_starter.j2", step=step)
                 index += 1
                 continue
             for t in tasks:
                 await self.send_task_card(s, run, step, t)
-            if index > 0:
-                await self._tell_starter(s, run, "run/step_waiting_starter.j2", step=step,
-                                         assignees=await names(s, [t.assignee for t in tasks]))
             return
         await self._finish(s, run, "done")
 
@@ -203,7 +199,7 @@ class Engine:
             hook = self.hook(step)
             if hook is not None:
                 await hook.on_complete(self, s, run, step)
-            await self._tell_starter(s, run, "run/step_done_starter.j2", step=step)
+            await self._step_closed_for_starter(s, run, task.step_index)
             await self._activate(s, run, task.step_index + 1)
 
     async def _finish(self, s: AsyncSession, run: Run, status: str, reason: str = "") -> None:
@@ -212,8 +208,13 @@ class Engine:
         await s.execute(update(Task).where(Task.run_id == run.id, Task.status == "open").values(status="cancelled"))
         await self.audit(s, run, None, "system", status, reason)
         if status == "done":
-            targets = sorted({run.started_by, run.owner_userid} - {""})
-            await self.notifier.text(s, targets, "run/done.j2", dict(run=run, spec=self.spec(run)))
+            owners = await self._owners(s, run)
+            values = dict(run=run, spec=self.spec(run))
+            # The 工作标准 checklist is for whoever is accountable; the starter hears "done" once, without it.
+            await self.notifier.text(s, owners, "run/done.j2", {**values, "standards": True})
+            told = self.spec(run).notify_starter and any("starter" in st.templates for st in self.steps(run))
+            if run.started_by not in owners and not told:
+                await self.notifier.text(s, [run.started_by], "run/done.j2", {**values, "standards": False})
 
     # ----- decisions -------------------------------------------------------------
     async def check(self, s: AsyncSession, task_id: int, actor: Person, action: str) -> Decision:
@@ -255,8 +256,9 @@ class Engine:
         step = self.steps(run)[task.step_index]
         if new_status == "rejected":
             await self._finish(s, run, "rejected", payload.get("reason", ""))
-            await self._tell_starter(s, run, "run/rejected_starter.j2", step=step, actor=actor,
-                                     reason=payload.get("reason", ""), force=True)
+            await self.notifier.text(s, [run.started_by], "run/rejected_starter.j2",  # always: a 驳回 ends it
+                                     dict(run=run, spec=self.spec(run), step=step, actor=actor,
+                                          reason=payload.get("reason", "")))
             return Decision("ok", task, run)
         hook = self.hook(step)
         if hook is not None:
@@ -307,6 +309,7 @@ class Engine:
         hook = self.hook(step)
         if hook is not None:  # a skipped step is over too: 教务处 still gets what came in
             await hook.on_complete(self, s, run, step)
+        await self._step_closed_for_starter(s, run, run.step_index)
         await self._activate(s, run, run.step_index + 1)
         return step
 
@@ -359,11 +362,28 @@ class Engine:
         s.add(AuditEntry(run_id=run.id if run else None, task_id=task.id if task else None, actor=actor,
                          action=action, detail=detail, at=self.clock()))
 
-    async def _tell_starter(self, s: AsyncSession, run: Run, template: str, force: bool = False, **values) -> None:
-        """The starter hears of each step only where the spec says ``notify_starter`` (or ``force``)."""
-        if not (force or self.spec(run).notify_starter):
+    async def _step_closed_for_starter(self, s: AsyncSession, run: Run, index: int) -> None:
+        """With ``notify_starter``, the starter hears each decision (an approval) and the step the spec
+        marks as their end (``templates.starter``), never each task or notice: one message per decision."""
+        steps = self.steps(run)
+        step = steps[index]
+        template = step.templates.get("starter") or ("run/step_done_starter.j2" if step.kind == "approve" else "")
+        if not template or not self.spec(run).notify_starter:
             return
-        await self.notifier.text(s, [run.started_by], template, dict(run=run, spec=self.spec(run), **values))
+        values = {**await self._card_values(s, run, step, None),
+                  "next_step": steps[index + 1] if index + 1 < len(steps) else None}
+        if template.endswith(".yaml.j2"):
+            await self.notifier.card(s, [run.started_by], template, values, run=run)
+        else:
+            await self.notifier.text(s, [run.started_by], template, values)
+
+    async def _owners(self, s: AsyncSession, run: Run) -> list[str]:
+        """Who is accountable for the run: its owner, else those of the owning office who worked on it."""
+        if run.owner_userid:
+            return [run.owner_userid]
+        acted = set((await s.execute(select(Task.acted_by).where(Task.run_id == run.id, Task.acted_by != "")))
+                    .scalars())
+        return sorted(p.userid for p in await people_with_role(s, run.owner_role) if p.userid in acted)
 
     async def _tell_owner(self, s: AsyncSession, run: Run, template: str, **values) -> None:
         targets = [run.owner_userid] if run.owner_userid else [p.userid for p in await people_with_role(s, "教务处")]

@@ -23,7 +23,7 @@ async def approvals(s: AsyncSession, run: Run, steps: list[Step]) -> list[dict]:
                                                Task.status.in_(("done", "rejected")))
                             .order_by(Task.acted_at, Task.id))).scalars().all()
     who = await names(s, [t.acted_by for t in rows])
-    return [dict(step=steps[t.step_index].title, kind=t.kind, name=who.get(t.acted_by, t.acted_by),
+    return [dict(step=steps[t.step_index].label, kind=t.kind, name=who.get(t.acted_by, t.acted_by),
                  action=t.result.get("action", ""), reason=t.result.get("reason", ""), at=t.acted_at)
             for t in rows]
 
