@@ -13,7 +13,7 @@ from bot.buttons import NoticeConfirm
 from bot.context import Context
 from bot.router import Router
 from handlers.audience import resolve_audience
-from models import ROLES, Person, Run, Task
+from models import ROLES, Person, Run, Task, next_number
 
 router = Router("notices")
 NOTICE = "notice"
@@ -101,7 +101,7 @@ async def send_notice(ctx: Context, data: dict) -> Run:
               data={k: data[k] for k in ("text", "audience", "deadline", "need_confirm")}, created_at=now)
     s.add(run)
     await s.flush()
-    run.record_no = f"TZ-{now:%Y}-{run.id:04d}"
+    run.record_no = f"通知{await next_number(s, NOTICE)}"  # notices have their own numbers, apart from runs
     people = {p.userid: p for p in (await s.execute(select(Person).where(Person.userid.in_(data["recipients"])))).scalars()}
     tasks = [Task(run_id=run.id, step_index=0, step_id="confirm", kind="confirm", group=p.department,
                   department=p.department, assignee=p.userid, created_at=now,

@@ -16,7 +16,7 @@ from typing import Literal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import AuditEntry, Person, Run, Task
+from models import AuditEntry, Person, Run, Task, next_number
 from workflow import authority, reading
 from workflow.assign import Assignment, resolve
 from workflow.hooks import HookRegistry, StepHook
@@ -113,7 +113,8 @@ class Engine:
         )
         s.add(run)
         await s.flush()
-        run.record_no = f"{spec.code}-{run.created_at:%Y}-{run.id:04d}"
+        number = await next_number(s, f"run:{spec.code}:{run.created_at:%Y}")  # notices count apart
+        run.record_no = f"{spec.code}-{run.created_at:%Y}-{number:04d}"
         await self.audit(s, run, None, starter.userid, "start", run.title)
         await self._activate(s, run, 0)
         return run

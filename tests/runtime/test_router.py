@@ -229,7 +229,7 @@ class _Run:
 
     id = 9
     title = "期末考试安排"
-    record_no = "TZ-2026-0009"
+    record_no = "通知9"
     data = {"text": "请各系部核对监考安排", "deadline": "", "audience": "全体"}
 
 

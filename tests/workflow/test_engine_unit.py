@@ -175,7 +175,7 @@ async def test_a_step_fans_out_per_department_and_waits_for_every_group(db, engi
     assert await act(db, engine, run_id, "leader", "approve") == "ok"
     async with db.session() as s:
         run = await s.get(Run, run_id)
-        assert run.status == "done" and run.finished_at == NOW and run.record_no == f"9.1-2026-{run_id:04d}"
+        assert run.status == "done" and run.finished_at == NOW and run.record_no == "9.1-2026-0001"
     assert notifier.templates_to("office1") == ["run/done.j2"]
 
 
@@ -205,6 +205,13 @@ async def test_nobody_approves_their_own_request_and_the_starter_hears_each_deci
     assert done.values["standards"] is False  # the 工作标准 checklist is not the starter's
     assert [(t.template, t.values["standards"]) for t in notifier.to("office1") if t.template == "run/done.j2"] == \
         [("run/done.j2", True)]  # the 教务处 person who acted is accountable for the run
+
+
+async def test_each_workflow_numbers_its_own_runs(db, engine, notifier):
+    ids = [await _start(db, engine, code, "office1") for code in ("9.2", "9.4", "9.2")]
+    async with db.session() as s:
+        numbers = [(await s.get(Run, i)).record_no for i in ids]
+    assert numbers == ["9.2-2026-0001", "9.4-2026-0001", "9.2-2026-0002"]
 
 
 # ----- decisions: compare-and-set and 驳回 ---------------------------------------------------------------
