@@ -94,6 +94,17 @@ async def on_notice(ctx: Context) -> None:
             await ctx.reply("notice/review.j2", data=data, count=len(data["recipients"]), again=True)
 
 
+@router.resume("notice")
+async def resume_notice(ctx: Context) -> None:
+    """After 帮助/待办/进度 while writing a notice: the question still waiting."""
+    data = dict(ctx.conversation.data)
+    count = len(data.get("recipients", []))
+    question = ctx.render.text({"text": "notice/ask_text.j2", "audience": "notice/ask_audience.j2",
+                                "deadline": "notice/ask_deadline.j2", "confirm_needed": "notice/ask_confirm_needed.j2",
+                                "review": "notice/review.j2"}[ctx.conversation.state], data=data, count=count)
+    await ctx.reply("continue.j2", question=question, what="通知")
+
+
 async def send_notice(ctx: Context, data: dict) -> Run:
     s = ctx.session
     now = ctx.core.clock()
