@@ -280,7 +280,8 @@ def test_the_app_routes_in_the_listed_order():
         "my_timetable", "next_timetable", "class_timetable", "room_timetable"]
     assert [r.name for r in dp.chain()][1:] == ["notices", "workflows", "schedule", "timetable", "forms", "step_form",
                                                 "uploads"]
-    assert {c.id for c in dp.all_commands() if c.everywhere} == {"help", "todo", "progress"}  # also mid-form, then the form repeats its question
+    # these also act mid-form, and then the form repeats its question
+    assert {c.id for c in dp.all_commands() if c.everywhere} == {"help", "todo", "progress"}
 
 
 def test_card_buttons_exist_before_any_engine_is_built():
