@@ -143,7 +143,7 @@ async def test_workload_each_teacher_checks_own_lines_and_disputes_reach_the_off
     merged = next(t for t in w.texts(OFFICE) if "考勤统计表" in t and "/file/" in t)
     rows = await download(w, link_in(merged))
     assert rows[0] == ["系部"] + ATTENDANCE and len(rows) == 7
-    assert "根据学校的各项课时标准" in card_text(w.last_card(OFFICE))
+    assert "测算课时津贴" in card_text(w.last_card(OFFICE))
     assert (await run_of(w, "1.6")).step_index == 2
 
 

@@ -3,6 +3,8 @@
 person can do, and 帮助/待办/进度 in the middle of a form."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.support.flows import TODAY, compose
@@ -124,3 +126,33 @@ async def test_help_todo_progress_mid_form_then_the_question_again(wecom):
     assert "接着刚才的填写" in w.last_text(TEACHER) and "12月10日（周四）第几节" in w.last_text(TEACHER)
     await w.say(TEACHER, "取消")
     assert "已取消" in w.last_text(TEACHER)
+
+
+def _spec_notes(specs) -> set[str]:
+    notes = {w.note for spec in specs.values() for w in spec.windows if w.note}
+    notes |= {st.note for spec in specs.values() for f in spec.all_flows() for st in f.steps if st.note}
+    return notes
+
+
+async def test_no_message_shows_a_spec_note_and_schedule_is_by_role(wecom):
+    w = wecom
+    people = [TEACHER, HEAD, COUNSELOR, "linms", "yeqing", OFFICE, "zhaogm"]
+    schedule = {}
+    for who in people:
+        for command in ("帮助", "日程", "本周", "待办", "嗯"):
+            await w.say(who, command)
+            if command == "日程":
+                schedule[who] = w.last_text(who)
+    for command in ("启动 1.1", "进度 1.1", "启动 3.9", "进度 3.9", "启动 1.6", "进度"):
+        await w.say(OFFICE, command)
+    seen = json.dumps([m["body"] for m in w.sent_messages()], ensure_ascii=False)
+    for note in _spec_notes(w.core.specs):
+        assert note not in seen and note[:10] not in seen, note
+    assert "手册未写" not in seen
+
+    # 日程: 教务处 sees every workflow it owns; a 系部 secretary sees what her 系部 does, and her part in it
+    office_items = schedule[OFFICE].count("\n· ")
+    secretary_items = schedule["linms"].count("\n· ")
+    assert office_items > 0 and secretary_items < office_items, (schedule[OFFICE], schedule["linms"])
+    assert "您：" in schedule["linms"] and "您：" not in schedule[OFFICE]
+    assert "运动会" not in schedule["linms"]  # 通识教育部's own work is not 机电工程系's
