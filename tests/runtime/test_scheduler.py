@@ -376,7 +376,7 @@ async def test_week_and_schedule_commands(wecom):
     await w.say("sunlt", "日程")
     assert "没有与您有关的工作安排" in w.last_text("sunlt")
     await w.say("wangjw", "帮助")
-    assert "本周 — 本周与我有关的工作" in w.last_text("wangjw") and "日程 — 近期将开始的工作" in w.last_text("wangjw")
+    assert "本周 — 本周与我有关的工作" in w.last_text("wangjw") and "日程 — 近期需要我参与的工作" in w.last_text("wangjw")
 
 
 async def test_window_button_checks_and_starts_once(wecom):
