@@ -83,7 +83,9 @@ async def main(rounds: int, db_url: str | None) -> dict:
         assert (await client.post("/console/login", data={"userid": "wangjw", "csrf": token})).status == 200
         out = {}
         for name, path in (("overview", "/console"), ("run", f"/console/runs/{run_id}"),
-                           ("adjust", "/console/adjust"), ("audit", "/console/audit")):
+                           ("adjust", "/console/adjust"), ("audit", "/console/audit"), ("board", "/console/runs"),
+                           ("people", "/console/people"), ("notices", "/console/notices"),
+                           ("calendar", "/console/calendar")):
             times = []
             for _ in range(rounds):
                 t0 = time.perf_counter()

@@ -12,7 +12,7 @@ import hashlib
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Person, PersonAccount
@@ -89,6 +89,17 @@ async def set_accounts(s: AsyncSession, userid: str, accounts: dict[str, str]) -
             await s.flush()
         s.add(PersonAccount(platform=platform, account_id=account_id, userid=userid))
     await s.flush()
+
+
+async def drop_accounts(s: AsyncSession, userid: str, platforms: Sequence[str]) -> None:
+    """The person is not on these platforms (the directory names their others)."""
+    if platforms:
+        await s.execute(delete(PersonAccount).where(PersonAccount.userid == userid,
+                                                    PersonAccount.platform.in_(list(platforms))))
+
+
+async def platforms_of(s: AsyncSession, userid: str) -> set[str]:
+    return set((await s.execute(select(PersonAccount.platform).where(PersonAccount.userid == userid))).scalars())
 
 
 async def ensure_platform_accounts(s: AsyncSession, platform: str) -> int:

@@ -7,7 +7,7 @@ from typing import Literal
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from bot import file_pages, pages
+from bot import file_pages, pages, run_files_pages, timetable_pages
 from bot.console import setup_console
 from bot.composition import build_dispatcher, build_hooks
 from bot.config import ConfigError, Settings, demo_secret_key
@@ -76,6 +76,8 @@ def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[
     setup_console(app, core, demo=mode == "demo", qr=qr)
     pages.setup_routes(app, core)
     file_pages.setup_file_routes(app, core)
+    run_files_pages.setup_run_file_routes(app, core)
+    timetable_pages.setup_timetable_routes(app, core)
     app.router.add_get("/healthz", _health)
     return app
 

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import click
-from aiohttp import web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
+from sqlalchemy.exc import DBAPIError
 
 from bot import directory as d
 from bot.app import CORE, access_log_options, create_app
@@ -17,6 +18,11 @@ from bot.cli_calendar import calendar_check_command, calendar_windows_command
 from bot.cli_timetable import timetable_import_command
 from bot.config import ConfigError, Settings, load_settings
 from bot.db import Database, upgrade_sync
+from bot.department_map import MappingFileError, read_mapping
+from bot.directory_sync import SyncReport, sync_directory
+from bot.platforms import dingtalk, wecom
+from bot.platforms.base import PermanentSendError, TransientSendError
+from bot.platforms.dingtalk.client import DingTalkAPIError, DingTalkTransientError
 from bot.reminders.working_time import calendar_for
 from bot.seed import seed_demo
 from workflow.authoring.catalog import workflows_json, workflows_table
@@ -170,6 +176,73 @@ def directory_import(file: Path) -> None:
     for rowno, reason in report.refused:
         click.echo(f"  第 {rowno} 行：{reason}")
     sys.exit(0 if not report.refused else 1)
+
+
+SYNC_SOURCES = {"wecom": wecom.directory, "dingtalk": dingtalk.directory}
+SYNC_NAMES = {"wecom": "企业微信", "dingtalk": "钉钉"}
+SYNC_ERRORS = (PermanentSendError, TransientSendError, DingTalkAPIError, DingTalkTransientError, ClientError,
+               asyncio.TimeoutError)
+
+
+@directory.command("sync")
+@click.option("--from", "source", required=True, type=click.Choice(sorted(SYNC_SOURCES)), help="读哪个平台的通讯录")
+@click.option("--mapping", type=click.Path(path_type=Path), default=None,
+              help="平台部门与系部名称不同时的对应表（.yaml 或 .csv）")
+@click.option("--dry-run", is_flag=True, help="只报告会做什么，不写入")
+def directory_sync(source: str, mapping: Path | None, dry_run: bool) -> None:
+    """Sync people and 系部 from the platform's own 通讯录 (added, updated, left, unmapped)."""
+    settings = _settings()
+    needed = {"wecom": ("wecom_corp_id", "wecom_secret"),
+              "dingtalk": ("dingtalk_client_id", "dingtalk_client_secret")}[source]
+    for name in needed:
+        if not getattr(settings, name):
+            click.echo(f"配置错误: CAMPUSBOT_{name.upper()} is not set (needed by 'directory sync --from {source}')",
+                       err=True)
+            sys.exit(2)
+    try:
+        exceptions = read_mapping(mapping) if mapping else {}
+    except MappingFileError as exc:
+        click.echo(f"无法同步：{exc}", err=True)
+        sys.exit(1)
+
+    async def go() -> SyncReport:
+        database = Database(settings.database_url)
+        try:
+            if not dry_run:  # a dry run changes nothing, not even the schema
+                await database.upgrade()
+            async with ClientSession(timeout=ClientTimeout(total=30)) as session:
+                return await sync_directory(database, SYNC_SOURCES[source](settings, session), exceptions,
+                                            dry_run=dry_run)
+        finally:
+            await database.dispose()
+
+    try:
+        report = asyncio.run(go())
+    except SYNC_ERRORS as exc:
+        click.echo(f"无法读取{SYNC_NAMES[source]}通讯录：{exc or type(exc).__name__}", err=True)
+        sys.exit(1)
+    except DBAPIError:
+        click.echo("无法同步：数据库结构不是最新，请先运行 campusbot db upgrade", err=True)
+        sys.exit(1)
+    click.echo("\n".join(sync_report_lines(report, SYNC_NAMES[source])))
+
+
+def sync_report_lines(r: SyncReport, platform: str) -> list[str]:
+    """What the operator reads after a sync: the counts, then who, in four lists."""
+    unmapped_people = sum(r.unmapped.values())
+    lines = [f"{platform}通讯录同步：新增 {len(r.added)} 人，更新 {len(r.updated)} 人，离开 {len(r.left)} 人，"
+             f"未对应系部 {len(r.unmapped)} 个部门（{unmapped_people} 人），未变 {r.unchanged} 人。"]
+    if r.dry_run:
+        lines.append("（试运行：没有写入任何数据）")
+    sections = (("新增", [f"{u} {n}（{d}）" for u, n, d in r.added]),
+                ("更新", [f"{u} {n}：{what}" for u, n, what in r.updated]),
+                ("离开（已停用，记录保留）" if not r.dry_run else "离开（将停用）", [f"{u} {n}" for u, n in r.left]),
+                ("未对应系部的部门（可在 --mapping 对应表中写明）", [f"{p}：{n} 人" for p, n in r.unmapped.items()]))
+    for title, items in sections:
+        if items:
+            lines.append(f"{title}：")
+            lines += [f"  {item}" for item in items]
+    return lines
 
 
 @main.group()

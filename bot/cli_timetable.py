@@ -12,29 +12,9 @@ from bot.db import Database
 from bot.reminders.working_time import calendar_for
 from bot.render import Renderer
 from bot.timetable_store import TimetableReport, import_term
-from handlers.problems import render_problems
+from handlers.timetable.report import refusal_text, report_text
 from handlers.timetable.sheet import TimetableFileError, read_file
 from workflow.timetable.terms import parse_term, term_on
-
-PROBLEMS = "timetable/problems.j2"
-SHOWN_CHANGES = 30
-
-
-def report_text(renderer: Renderer, report: TimetableReport) -> str:
-    """The import's summary with one line per refused row; each reason from messages/timetable/problems.j2."""
-    problems = [(p.row, renderer.macro(PROBLEMS, p.code, **p.values)) for p in report.problems]
-    return renderer.text("timetable/import_report.j2", term=report.term, kept=report.kept, problems=problems,
-                         replaced=report.replaced, added=report.added, removed=report.removed,
-                         changed=report.changed, limit=SHOWN_CHANGES)
-
-
-def refusal_text(renderer: Renderer, exc: TimetableFileError) -> str:
-    if exc.code == "sheet_refused":
-        reason = render_problems(renderer, [exc.values["problem"]])[0]
-    else:
-        reason = renderer.macro(PROBLEMS, exc.code, **exc.values)
-    return renderer.text("timetable/file_refused.j2", reason=reason)
-
 
 def timetable_import_command(settings: Settings, file: Path, term: str | None) -> int:
     renderer = Renderer()

@@ -19,6 +19,7 @@ from handlers.data.makeup import MakeupListCheck
 from handlers.data.spreadsheets import AbnormalStudents, AttendanceSheets, EvaluationCompletion
 from handlers.data.workload import WorkloadCheck
 from handlers.timetable import queries as timetable_queries
+from handlers.timetable import upload as timetable_upload
 from workflow.hooks import HookRegistry
 
 # Modules whose chat forms register themselves in ``handlers.forms.FORMS`` on import (that registry is
@@ -33,6 +34,7 @@ def include_routers(dispatcher: Dispatcher) -> Dispatcher:
         workflows.router,   # 启动 … 帮助, 同意/驳回/确认/已完成, the reason conversation, workflow aliases
         schedule.router,    # 本周, 日程, 启动 on a window reminder
         timetable_queries.router,  # 我的课表/本周课表/下周课表, 班级课表, 教室
+        timetable_upload.router,   # 课表 (教务处): the link to import a term's 课表
         forms.router,       # the "form" conversation every chat form runs in
         step_form.router,   # 填写 on a form step's card
         uploads.router,     # an image in chat goes to the person's open upload step

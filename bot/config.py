@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     dingtalk_mode: Literal["stream", "http"] = "stream"
     dingtalk_api_base: str = "https://api.dingtalk.com"
     dingtalk_oapi_base: str = "https://oapi.dingtalk.com"
+    dingtalk_corp_id: str = ""  # pages inside DingTalk identify their visitor (免登) only when it is set
+    dingtalk_jsapi_url: str = "https://g.alicdn.com/dingding/dingtalk-jsapi/3.0.25/dingtalk.open.js"
     dingtalk_retry_base: float = Field(default=0.5, gt=0, le=60)  # seconds; the API client's first backoff
     dingtalk_reconnect_base: float = Field(default=1.0, gt=0, le=60)  # seconds; the stream's first backoff
     dingtalk_reconnect_cap: float = Field(default=60.0, gt=0, le=600)

@@ -25,10 +25,14 @@ __all__ = ["names", "people_with_role", "teaching_departments", "class_departmen
 
 COLUMNS = ("userid", "name", "department", "roles", "classes")
 # Optional columns ``<platform>_userid`` (wecom_userid, dingtalk_userid…) name a person's account on
-# that platform. WeCom's and DingTalk's default to the userid (a college usually gives both the
-# same staff id); the local chat's is always the userid. Only mounted platforms are sent through.
+# that platform. A row that fills none gets the userid as its account on each chat platform it has
+# none on yet (a college usually gives both the same staff id; an account set by a sync stays). A row
+# that fills some names the person's platforms: they lose any account on the others, so the
+# outbox never sends them where they are not. The local chat's account is always the userid.
 ACCOUNT_SUFFIX = "_userid"
-DEFAULT_ACCOUNT_PLATFORMS = ("wecom", "dingtalk", "devchat")
+CHAT_PLATFORMS = ("wecom", "dingtalk")
+LOCAL_PLATFORM = "devchat"
+DEFAULT_ACCOUNT_PLATFORMS = (*CHAT_PLATFORMS, LOCAL_PLATFORM)
 
 
 async def class_department(s: AsyncSession, class_name: str) -> str | None:
@@ -37,14 +41,14 @@ async def class_department(s: AsyncSession, class_name: str) -> str | None:
 
 
 async def find_person(s: AsyncSession, words: str) -> Person | None:
-    """By userid, or by name when the name is unique."""
+    """An active person by userid, or by name when the name is unique among active people."""
     words = words.strip()
     if not words:
         return None
     p = await s.get(Person, words)
     if p:
-        return p
-    found = (await s.execute(select(Person).where(Person.name == words))).scalars().all()
+        return p if p.active else None
+    found = (await s.execute(select(Person).where(Person.name == words, Person.active.is_(True)))).scalars().all()
     return found[0] if len(found) == 1 else None
 
 
@@ -128,8 +132,10 @@ async def import_rows(s: AsyncSession, rows: list[tuple[int, dict[str, str]]],
                 if c in class_owner and class_owner[c][1] != row["userid"]:
                     reason = f"班级 {c} 已由第 {class_owner[c][0]} 行的辅导员负责"
                     break
-        wanted = row_accounts(row)
+        named = named_accounts(row)
+        wanted: dict[str, str] = {}
         if reason is None:
+            wanted = await _accounts_to_set(s, row["userid"], named)
             taken = await accounts.account_conflict(s, row["userid"], wanted)
             if taken:
                 platform, account_id, owner = taken.split(":", 2)
@@ -149,9 +155,12 @@ async def import_rows(s: AsyncSession, rows: list[tuple[int, dict[str, str]]],
         else:
             person.name, person.department = row["name"], row["department"]
             person.roles_text, person.classes_text = roles, ";".join(classes)
+            person.active = True  # listed by the school again
             report.updated += 1
         await s.flush()
         await accounts.set_accounts(s, row["userid"], wanted)
+        if named:
+            await accounts.drop_accounts(s, row["userid"], [p for p in CHAT_PLATFORMS if p not in named])
         await s.execute(delete(SchoolClass).where(SchoolClass.counselor_userid == row["userid"]))
         await s.flush()
         for c in classes:
@@ -161,10 +170,15 @@ async def import_rows(s: AsyncSession, rows: list[tuple[int, dict[str, str]]],
     return report
 
 
-def row_accounts(row: dict[str, str]) -> dict[str, str]:
-    """platform → account id for one directory row: the defaults, then any ``<platform>_userid`` column."""
-    found = {p: row["userid"] for p in DEFAULT_ACCOUNT_PLATFORMS}
-    for column, value in row.items():
-        if column.endswith(ACCOUNT_SUFFIX) and column != "userid" and value.strip():
-            found[column[: -len(ACCOUNT_SUFFIX)]] = value.strip()
-    return found
+def named_accounts(row: dict[str, str]) -> dict[str, str]:
+    """platform → account id the row's ``<platform>_userid`` cells name (none filled: empty)."""
+    return {column[: -len(ACCOUNT_SUFFIX)]: value.strip() for column, value in row.items()
+            if column.endswith(ACCOUNT_SUFFIX) and column != "userid" and value.strip()}
+
+
+async def _accounts_to_set(s: AsyncSession, userid: str, named: dict[str, str]) -> dict[str, str]:
+    """The named accounts, else the userid on each platform the person has no account on yet."""
+    if named:
+        return {**named, LOCAL_PLATFORM: userid}
+    have = await accounts.platforms_of(s, userid)
+    return {p: userid for p in DEFAULT_ACCOUNT_PLATFORMS if p not in have}

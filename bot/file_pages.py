@@ -21,7 +21,7 @@ from aiohttp import web
 
 from bot import outbox
 from bot.links import FILE_KIND, verify
-from handlers.files import MAX_BYTES, Inspection, UploadOutcome, accept_file, discard, inspect_upload
+from handlers.files import MAX_BYTES, Inspection, UploadOutcome, accept_file, discard, inspect_upload, kept_under
 from handlers.offload import off_loop
 from handlers.problems import Problem, render_problems
 from handlers.sniff import CONTENT_TYPES, IMAGE_KINDS, safe_filename
@@ -53,7 +53,7 @@ def setup_file_routes(app: web.Application, core: "BotCore") -> None:
                 run = await s.get(Run, stored.run_id) if stored is not None and stored.run_id else None
                 if run is None or not has_rights_over(run, await s.get(Person, who)):
                     return message(core, "not_yours", 403)
-        if stored is None or person is None or not _inside(Path(stored.path), Path(core.settings.data_dir)):
+        if stored is None or person is None or not kept_under(Path(stored.path), Path(core.settings.data_dir)):
             return _message(core, "gone", 404)
         return file_response(stored.path, stored.filename, stored.content_type)
 
@@ -95,7 +95,7 @@ async def receive_upload(request: web.Request, core: "BotCore", task: Task, run:
     dest = str(folder / f"{uuid.uuid4().hex[:8]}_{name}")
     outcome: UploadOutcome | None = None
     try:
-        size = await _save(part, folder, dest)
+        size = await save_part(part, folder, dest)
         step = core.engine.steps(run)[task.step_index]
         # Off the loop, with no session open.
         inspection: Inspection = await off_loop(inspect_upload, step, core.engine.hook(step), dest, name, size)
@@ -125,7 +125,7 @@ async def _file_part(request: web.Request):
         return _UNREADABLE
 
 
-async def _save(part, folder: Path, dest: str) -> int:
+async def save_part(part, folder: Path, dest: str) -> int:
     """Stream the part to ``dest``; stops one chunk past the limit (the size then says too big)."""
     folder.mkdir(parents=True, exist_ok=True)
     size = 0
@@ -154,13 +154,6 @@ async def _record(core: "BotCore", task: Task, run: Run, person: Person, dest: s
             await outbox.enqueue(s, [person.userid], msg)
     core.after_commit()
     return outcome
-
-
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        return path.resolve().is_relative_to(root.resolve()) and path.is_file()
-    except OSError:
-        return False
 
 
 def _message(core: "BotCore", name: str, status: int, **values) -> web.Response:

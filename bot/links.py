@@ -63,3 +63,11 @@ FILE_KIND = "file"
 def download_url(settings: Settings, file_id: int, userid: str) -> str:
     """A signed link for ``userid`` to download stored file ``file_id`` (7 days)."""
     return signed_task_link(settings, FILE_KIND, file_id, userid)
+
+
+RUN_FILES_KIND = "files"
+
+
+def run_files_url(settings: Settings, run_id: int, userid: str) -> str:
+    """A signed link for ``userid`` to the page of every file uploaded in run ``run_id`` (30 days)."""
+    return signed_run_link(settings, RUN_FILES_KIND, run_id, userid)

@@ -19,15 +19,19 @@ STRANGER = "__stranger__"  # the conversation row that remembers a stranger was 
 
 
 async def refuse_strangers(handler: Next, event: Event, data: dict) -> None:
-    """One polite refusal per unknown userid, then silence."""
+    """One polite refusal per unknown userid (or one who left: inactive), then silence."""
     session = data["session"]
     person = await session.get(Person, event.userid)
-    if person is not None:
+    if person is not None and person.active:
         data["person"] = person
         await handler(event, data)
         return
-    if await session.get(Conversation, event.userid) is not None:
+    kept = await session.get(Conversation, event.userid)
+    if kept is not None and kept.handler == STRANGER:
         return
+    if kept is not None:  # a form left open by someone who has since left
+        await session.delete(kept)
+        await session.flush()
     session.add(Conversation(userid=event.userid, handler=STRANGER, state="refused", data={}))
     # Nobody to route by: the answer goes straight back to the account that wrote.
     await outbox.enqueue_to_account(session, event.platform, event.account_id or event.userid, event.userid,
@@ -36,7 +40,11 @@ async def refuse_strangers(handler: Next, event: Event, data: dict) -> None:
 
 async def load_conversation(handler: Next, event: Event, data: dict) -> None:
     """The conversation state lives in a row, so a restart mid-form resumes at the same question."""
-    data["conversation"] = await data["session"].get(Conversation, data["person"].userid)
+    conversation = await data["session"].get(Conversation, data["person"].userid)
+    if conversation is not None and conversation.handler == STRANGER:  # refused before the directory had them
+        await data["session"].delete(conversation)
+        conversation = None
+    data["conversation"] = conversation
     await handler(event, data)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-MessageKind = Literal["text", "markdown", "card", "card_update"]
+MessageKind = Literal["text", "markdown", "card", "card_update", "recall"]
 ButtonStyle = Literal["primary", "secondary", "danger", "link"]
 BUTTON_STYLES: tuple[str, ...] = ("primary", "secondary", "danger", "link")
 # Outbox rows and cards stored before semantic styles carried WeCom's numbers 1-4.
@@ -53,9 +53,10 @@ class OutboundMessage:
     card: Card | None = None
     # card: this card's id, set by the outbox when sending (the same on every resend of a batch).
     card_id: str = ""
-    # card_update: the opaque reference of the update being answered (Event.reply_ref).
+    # card_update: the opaque reference of the update being answered (Event.reply_ref);
+    # recall: the platform's reference of the message taken back (SendResult.ref).
     reply_ref: str = ""
-    replace_name: str = ""  # card_update only: e.g. 已同意
+    replace_name: str = ""  # card_update and recall: e.g. 已同意, 已撤回
     # Set by the outbox when sending: >0 when an identical message recently went to one of the
     # recipients, so the platform must make this request differ (see bot.outbox). Never stored.
     variant: int = 0

@@ -50,7 +50,7 @@ from bot.heartbeat import Heartbeat
 from bot.loop import PollingLoop
 from bot.outbound import OutboundMessage
 from bot.platforms.base import PermanentSendError, PlatformSender, TransientSendError
-from models import OutboxMessage, OutboxRecipient, utcnow
+from models import OutboxMessage, OutboxRecipient, Person, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,23 @@ def card_id(outbox_id: int, batch: str) -> str:
 
 
 async def enqueue(session: AsyncSession, userids: Iterable[str], message: OutboundMessage) -> int:
-    """Store ``message`` for ``userids``; returns the outbox id. Duplicated ids are sent once."""
-    return await _store(session, list(dict.fromkeys(u for u in userids if u)), message)
+    """Store ``message`` for ``userids``; returns the outbox id. Duplicated ids are sent once;
+    people who left (``Person.active`` false) get nothing."""
+    return await _store(session, await _without_inactive(session, list(dict.fromkeys(u for u in userids if u))),
+                        message)
+
+
+async def _without_inactive(session: AsyncSession, userids: list[str]) -> list[str]:
+    gone: set[str] = set()
+    for i in range(0, len(userids), _IN_CHUNK):
+        gone.update((await session.execute(select(Person.userid).where(
+            Person.userid.in_(userids[i:i + _IN_CHUNK]), Person.active.is_(False)))).scalars())
+    return [u for u in userids if u not in gone] if gone else userids
+
+
+async def enqueue_on(session: AsyncSession, platform: str, userids: Iterable[str], message: OutboundMessage) -> int:
+    """Store ``message`` for ``userids`` on one named platform (a recall goes where the message went)."""
+    return await _store(session, list(dict.fromkeys(u for u in userids if u)), message, platform=platform)
 
 
 async def enqueue_to_account(session: AsyncSession, platform: str, account_id: str, key: str,
@@ -89,7 +104,7 @@ async def enqueue_to_account(session: AsyncSession, platform: str, account_id: s
 async def _store(session: AsyncSession, unique: list[str], message: OutboundMessage,
                  platform: str = "", account_id: str = "") -> int:
     digest = body_hash(message)
-    variant = 0 if message.kind == "card_update" else await _repeat_variant(session, digest, unique)
+    variant = 0 if message.kind in ("card_update", "recall") else await _repeat_variant(session, digest, unique)
     row = OutboxMessage(platform=platform, message=message.to_json(), body_hash=digest, variant=variant)
     session.add(row)
     await session.flush()
@@ -338,7 +353,7 @@ class OutboxDrainer(PollingLoop):
         async with self.db.session() as s:
             await s.execute(
                 update(OutboxRecipient).where(OutboxRecipient.id.in_(ids), OutboxRecipient.userid.not_in(invalid))
-                .values(status="sent", sent_at=now, claimed_by="", worker="")
+                .values(status="sent", sent_at=now, claimed_by="", worker="", platform_ref=result.ref[:255])
             )
             if invalid:
                 await s.execute(

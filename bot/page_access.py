@@ -2,7 +2,8 @@
 
 Outside WeCom (the demo's local chat, a plain browser) the signed link is the
 credential, as before. Inside a platform's own client the platform identifies the
-visitor (``Platform.identify_visitor``; WeCom: OAuth, bot/platforms/wecom/oauth.py) and a page serves only the person the link was
+visitor (``Platform.identify_visitor``; WeCom: OAuth, bot/platforms/wecom/oauth.py; DingTalk: 免登,
+bot/platforms/dingtalk/login.py) and a page serves only the person the link was
 made for or someone with rights over the run; anyone else who was forwarded the
 link gets a polite refusal. Refusals are macros in ``messages/pages/texts.j2``.
 """

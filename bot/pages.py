@@ -17,8 +17,15 @@ from bot.links import verify
 from bot.page_access import may_see_record, visitor
 from bot.page_access import message as _message
 from handlers.data.adjust_record import record_rows
-from handlers.files import MAX_BYTES, allowed_extensions
+from handlers.files import MAX_BYTES, allowed_extensions, sheet_columns
+from handlers.offload import off_loop
+from handlers.sheet_template import template_path, write_template
+from handlers.sniff import CONTENT_TYPES, safe_filename
 from models import Person, Run, StoredFile, Task
+
+
+TEMPLATE_TEXTS = "data/sheet_template.j2"
+TEMPLATE_WORDS = ("sheet", "guide", "column", "rule", "required", "optional")
 
 
 def setup_routes(app: web.Application, core: BotCore) -> None:
@@ -62,7 +69,23 @@ def setup_routes(app: web.Application, core: BotCore) -> None:
             return _message(core, "record_not_ready", 404)
         return file_response(f.path, f"{run.record_no}.xlsx", f.content_type)
 
+    async def upload_template(request: web.Request) -> web.StreamResponse:
+        found = await _task_from_link(request, core)
+        if isinstance(found, web.Response):
+            return found
+        task, run, _ = found
+        step = core.engine.steps(run)[task.step_index]
+        required, optional = sheet_columns(step, core.engine.hook(step))
+        if not required:
+            return _message(core, "no_template", 404)
+        words = {k: core.renderer.macro(TEMPLATE_TEXTS, k) for k in TEMPLATE_WORDS}
+        path = template_path(Path(core.settings.data_dir), required, optional)
+        await off_loop(write_template, path, required, optional, words)
+        name = safe_filename(core.renderer.macro(TEMPLATE_TEXTS, "filename", step=step), "template.xlsx")
+        return file_response(str(path), name, CONTENT_TYPES["xlsx"])
+
     app.router.add_get("/upload/{task_id}", upload_form)
+    app.router.add_get("/upload/{task_id}/template.xlsx", upload_template)
     app.router.add_post("/upload/{task_id}", upload_post)
     app.router.add_get("/record/{run_id}.xlsx", record_xlsx)
     app.router.add_get("/record/{run_id}", record_page)
@@ -121,7 +144,10 @@ async def _render_upload(core: BotCore, task: Task, run: Run, person: Person, qu
         files = (await s.execute(q.order_by(StoredFile.id.desc()))).scalars().all()
     step = core.engine.steps(run)[task.step_index]
     hook = core.engine.hook(step)
+    required, optional = sheet_columns(step, hook)
+    template_url = f"/upload/{task.id}/template.xlsx?{query}" if required else ""
     html = core.renderer.page("pages/upload.html", run=run, task=task, step=step, person=person, files=files,
+                              required=required, optional=optional, template_url=template_url,
                               problems=problems or [], accepted=accepted, action=f"/upload/{task.id}?{query}",
                               allow_empty=hook is not None and hook.allow_empty_sheet,
                               accept=",".join(sorted(allowed_extensions(step.accept))),

@@ -78,9 +78,23 @@ def _line(course: str, classes: list[str] | tuple[str, ...], weekday: int, first
             "weeks": weeks_text(weeks), "room": room, "teacher": teacher}
 
 
-async def import_term(s: AsyncSession, term: str, meetings: list[Meeting],
-                      problems: list[RowProblem]) -> TimetableReport:
-    """Replace ``term`` with the good rows; bad rows are reported with their row numbers."""
+@dataclass
+class ImportPlan:
+    """What an import would do, computed without writing: the report and the rows to keep."""
+
+    report: TimetableReport
+    good: list[Meeting]
+    matched: dict[int, Person]
+
+    @property
+    def drastic(self) -> bool:
+        """It would remove more than half of a term that had a 课表: worth a second look first."""
+        before = len(self.report.removed) + self.report.kept - len(self.report.added)
+        return self.report.replaced and len(self.report.removed) * 2 > max(before, 1)
+
+
+async def plan_import(s: AsyncSession, term: str, meetings: list[Meeting], problems: list[RowProblem]) -> ImportPlan:
+    """The report of replacing ``term`` with the good rows (bad rows with their row numbers); writes nothing."""
     report = TimetableReport(term=term)
     matched, teacher_problems = await _match_teachers(s, meetings)
     good = [m for m in meetings if m.row in matched]
@@ -107,15 +121,27 @@ async def import_term(s: AsyncSession, term: str, meetings: list[Meeting],
         if key not in new_keys:
             report.removed.append(_line(o.course, o.classes, o.weekday, o.first_period, o.last_period,
                                         o.weeks, o.room, o.teacher_name))
+    report.kept = len(good)
+    return ImportPlan(report, good, matched)
+
+
+async def apply_import(s: AsyncSession, plan: ImportPlan) -> TimetableReport:
+    """Replace the plan's term with its good rows, in the caller's transaction."""
+    term, matched = plan.report.term, plan.matched
     await s.execute(delete(TimetableMeeting).where(TimetableMeeting.term == term))
     s.add_all(TimetableMeeting(
         term=term, source_row=m.row, teacher_userid=matched[m.row].userid, teacher_name=matched[m.row].name,
         course=m.course, classes_text=";".join(m.classes), weekday=m.weekday, first_period=m.first_period,
         last_period=m.last_period, weeks_text=",".join(str(w) for w in sorted(m.weeks)), room=m.room,
-    ) for m in good)
+    ) for m in plan.good)
     await s.flush()
-    report.kept = len(good)
-    return report
+    return plan.report
+
+
+async def import_term(s: AsyncSession, term: str, meetings: list[Meeting],
+                      problems: list[RowProblem]) -> TimetableReport:
+    """Replace ``term`` with the good rows; bad rows are reported with their row numbers."""
+    return await apply_import(s, await plan_import(s, term, meetings, problems))
 
 
 async def term_meetings(s: AsyncSession, term: str) -> list[TimetableMeeting]:

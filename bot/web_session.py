@@ -56,3 +56,10 @@ def unpack(value: str, count: int) -> list[str] | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return [parts[0], parts[1], *texts]
+
+
+def safe_return_path(path: str) -> str:
+    """Only a path on this site: never ``//host``, ``/\\host`` or a scheme (no open redirect)."""
+    if not path.startswith("/") or path.startswith("//") or "\\" in path or any(ord(c) < 0x20 for c in path):
+        return "/"
+    return path

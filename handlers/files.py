@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,7 +33,7 @@ EXTENSIONS = {
     "xlsx": {".xlsx"}, "xls": {".xls"}, "csv": {".csv"}, "pdf": {".pdf"},
     "doc": {".doc"}, "docx": {".docx"}, "zip": {".zip"},
 }
-TABLE_KINDS = {"xlsx", "csv"}
+TABLE_KINDS = {"xlsx", "xls", "csv"}  # read by handlers.sheets.read_table, one reader for all three
 log = logging.getLogger(__name__)
 
 
@@ -57,6 +58,13 @@ def allowed_extensions(accept: list[str] | None) -> set[str]:
     if not accept:
         return set().union(*EXTENSIONS.values())
     return set().union(*(EXTENSIONS[a] for a in accept))
+
+
+def sheet_columns(step: Step, hook: StepHook | None) -> tuple[list[str], list[str]]:
+    """The (required, optional) columns an upload to this step is checked against and its template offers."""
+    if hook is not None:
+        return hook.sheet_columns(step)
+    return list(step.columns or []), list(step.optional_columns)
 
 
 def inspect_upload(step: Step, hook: StepHook | None, path: str, filename: str, size: int) -> Inspection:
@@ -102,6 +110,14 @@ def _inspect(step: Step, hook: StepHook | None, path: str, filename: str, size: 
     if not found.problems and hook is not None:
         found.problems += hook.check_upload(step, table)
     return found
+
+
+def kept_under(path: Path, root: Path) -> bool:
+    """A file the bot may serve: it exists and lies under ``root`` (settings.data_dir), links resolved."""
+    try:
+        return path.resolve().is_relative_to(root.resolve()) and path.is_file()
+    except OSError:
+        return False
 
 
 def discard(path: str) -> None:

@@ -11,12 +11,12 @@ from sqlalchemy import select, update
 from bot import directory
 from bot.buttons import NoticeConfirm
 from bot.context import Context
+from bot.notices import NOTICE, create_notice, send_cards
 from bot.router import Router
 from handlers.audience import resolve_audience
-from models import ROLES, Person, Run, Task, next_number
+from models import ROLES, Run, Task
 
 router = Router("notices")
-NOTICE = "notice"
 _DEADLINE = re.compile(r"^(?:(\d{4})[-/.年])?(\d{1,2})[-/.月](\d{1,2})日?(?:\s*(\d{1,2})[:：](\d{2}))?$")
 
 
@@ -106,32 +106,13 @@ async def resume_notice(ctx: Context) -> None:
 
 
 async def send_notice(ctx: Context, data: dict) -> Run:
-    s = ctx.session
-    now = ctx.core.clock()
-    run = Run(code=NOTICE, title=data["text"][:60], started_by=ctx.userid, owner_userid=ctx.userid,
-              data={k: data[k] for k in ("text", "audience", "deadline", "need_confirm")}, created_at=now)
-    s.add(run)
-    await s.flush()
-    run.record_no = f"通知{await next_number(s, NOTICE)}"  # notices have their own numbers, apart from runs
-    people = {p.userid: p for p in (await s.execute(select(Person).where(Person.userid.in_(data["recipients"])))).scalars()}
-    tasks = [Task(run_id=run.id, step_index=0, step_id="confirm", kind="confirm", group=p.department,
-                  department=p.department, assignee=p.userid, created_at=now,
-                  status="open" if data["need_confirm"] else "done")
-             for p in people.values()]
-    s.add_all(tasks)
-    await s.flush()
-    if not data["need_confirm"]:
-        run.status = "done"
-    await send_notice_card(ctx, run, None, [t.assignee for t in tasks])
-    await ctx.reply("notice/sent.j2", run=run, count=len(tasks))
+    run, count = await create_notice(ctx.session, ctx.core, ctx.userid, data)
+    await ctx.reply("notice/sent.j2", run=run, count=count)
     return run
 
 
 async def send_notice_card(ctx: Context, run: Run, task: Task | None, userids: list[str], reminder: bool = False) -> None:
-    sender = await ctx.session.get(Person, run.started_by)
-    msg = ctx.render.card_message("notice/card.yaml.j2", run=run, sender=sender, reminder=reminder,
-                                  need_confirm=run.data.get("need_confirm", False))
-    await ctx.send_to(userids, msg)
+    await send_cards(ctx.session, ctx.core, run, userids, reminder=reminder)
 
 
 @router.button(NoticeConfirm, malformed="errors/already_done.j2")

@@ -25,7 +25,7 @@ async def image_to_upload(ctx: Context) -> bool:
     task, run = pairs[0]
     step = engine.steps(run)[task.step_index]
     if step.accept and "image" not in step.accept:
-        await ctx.reply("upload/needs_file.j2", step=step, url=engine.upload_url(task), accept=step.accept)
+        await ctx.reply_card("upload/needs_file.yaml.j2", step=step, url=engine.upload_url(task), accept=step.accept)
         return True
     # An image is only sniffed (a few bytes); the pool keeps even that off the loop.
     name = safe_filename(att.filename, fallback="image")

@@ -11,6 +11,7 @@ from bot.router import Router
 from handlers.forms import FORMS, start_form
 from handlers.intent import asks, named_workflow
 from handlers.notices import latest_notice_progress, open_notices, remind_latest_notice, send_notice_card
+from handlers.progress_files import files_message
 from workflow.engine import Decision, EngineError
 from workflow.registry import find_spec
 from models import Person, Run, Task
@@ -236,6 +237,9 @@ async def cmd_progress(ctx: Context) -> None:
     for run in runs[:5]:
         await ctx.reply("run/progress.j2", run=run, spec=engine.spec(run),
                         steps=await engine.progress(ctx.session, run))
+        files = await files_message(ctx, run)  # every upload one tap away
+        if files is not None:
+            await ctx.send_to([ctx.userid], files)
 
 
 @router.command("remind", "催办", takes_args=True, roles=("教务处",))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -21,6 +21,9 @@ class Person(Base):
     department: Mapped[str] = mapped_column(String(64), index=True)
     roles_text: Mapped[str] = mapped_column(String(255), default="")
     classes_text: Mapped[str] = mapped_column(String(1024), default="")
+    # False once the platform's 通讯录 no longer lists them (directory sync): no messages, no tasks,
+    # but their name stays on the runs and records they had a part in.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
     @property

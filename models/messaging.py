@@ -101,6 +101,8 @@ class OutboxRecipient(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     error: Mapped[str] = mapped_column(Text, default="")
+    # What the platform answered for the sent message (opaque; WeCom: msgid and response_code), for a recall.
+    platform_ref: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
     __table_args__ = (Index("ix_outbox_recipients_due", "status", "next_attempt_at"),)
 

@@ -48,6 +48,36 @@ async def fake_wecom():
 
 
 @pytest.fixture
+async def fake_dingtalk():
+    from tests.support.dingtalk_harness import CLIENT_ID, SECRET
+    from tests.support.fakedingtalk import FakeDingTalk
+
+    fake = FakeDingTalk(client_id=CLIENT_ID, client_secret=SECRET)
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+async def dingtalk(aiohttp_client, db_url, tmp_path, fake_dingtalk):
+    """The app in production mode with only DingTalk configured, the demo directory imported, its day TODAY."""
+    from bot.app import CORE, create_app
+    from bot.seed import seed_demo
+    from tests.support.dingtalk_harness import DingTalkHarness, dingtalk_settings
+    from tests.support.flows import TODAY
+    from tests.support.harness import pin_today
+
+    app = create_app(dingtalk_settings(db_url, tmp_path, fake_dingtalk), "serve", start_workers=False)
+    client = await aiohttp_client(app)
+    async with app[CORE].db.session() as s:
+        await seed_demo(s)
+    await fake_dingtalk.wait_connected()
+    h = DingTalkHarness(client, app[CORE], fake_dingtalk)
+    pin_today(h.core, TODAY)
+    return h
+
+
+@pytest.fixture
 def wecom_settings(db_url: str, tmp_path: Path, fake_wecom):
     from bot.config import Settings
     from tests.support.wecom_helpers import AES_KEY, AGENT_ID, CORP_ID, TOKEN
@@ -126,3 +156,28 @@ async def base_url(aiohttp_server, tmp_path: Path) -> str:
     server = await aiohttp_server(app, host="127.0.0.1", port=port)
     await seed(app[CORE])
     return str(server.make_url("")).rstrip("/")
+
+
+@pytest.fixture
+async def demo_site(aiohttp_server, tmp_path: Path):
+    """The demo app with its real workers on a free port, its core and a clock the test can move
+    (10:00 Beijing on tests/support/flows.py TODAY, ticking)."""
+    import socket
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    from bot.app import CORE, create_app
+    from bot.config import Settings
+    from tests.support.clock import ShiftedClock
+    from tests.support.people import seed
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db", data_dir=tmp_path / "data",
+                        host="127.0.0.1", port=port, public_url=f"http://127.0.0.1:{port}")
+    clock = ShiftedClock(datetime(2026, 12, 3, 2, 0))
+    app = create_app(settings, mode="demo", clock=clock)
+    server = await aiohttp_server(app, host="127.0.0.1", port=port)
+    await seed(app[CORE])
+    return SimpleNamespace(url=str(server.make_url("")).rstrip("/"), core=app[CORE], clock=clock)

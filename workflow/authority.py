@@ -43,6 +43,13 @@ def is_owner(run: Run, person: Person) -> bool:
     return person.has_role(run.owner_role or "教务处")
 
 
+def may_see_files(run: Run, person: Person | None) -> bool:
+    """Every file uploaded in a run: whoever started it, its owner, 教务处 and the 分管领导."""
+    if person is None:
+        return False
+    return person.userid == run.started_by or is_owner(run, person) or person.has_role("教务处", LEADER_ROLE)
+
+
 def office_approval(run: Run, step: Step) -> bool:
     """An approval the owning office gives itself (every approver is party 教务处)."""
     return step.kind == "approve" and (run.owner_role or "教务处") == "教务处" and \

@@ -47,6 +47,9 @@ class StepHook(Protocol):
     def check_upload(self, step: Step, table: Table | None) -> list[Problem]:
         """Problems with an uploaded file a secretary can act on (off the event loop, no database)."""
 
+    def sheet_columns(self, step: Step) -> tuple[list[str], list[str]]:
+        """The sheet an upload here expects, as (required, optional) columns: its template and its page."""
+
 
 class BaseStepHook:
     """A hook that does nothing; subclass it and override what the step needs."""
@@ -67,6 +70,9 @@ class BaseStepHook:
 
     def check_upload(self, step: Step, table: Table | None) -> list[Problem]:
         return []
+
+    def sheet_columns(self, step: Step) -> tuple[list[str], list[str]]:
+        return list(step.columns or []), list(step.optional_columns)
 
 
 class HookRegistry:

@@ -14,7 +14,8 @@ from models import GENERAL_DEPARTMENT, OFFICE_DEPARTMENT, Person
 
 
 async def people_with_role(s: AsyncSession, role: str, department: str | None = None) -> list[Person]:
-    q = select(Person).where(Person.roles_text.contains(role)).order_by(Person.userid)
+    """Active people only: someone who left gets no tasks."""
+    q = select(Person).where(Person.roles_text.contains(role), Person.active.is_(True)).order_by(Person.userid)
     if department is not None:
         q = q.where(Person.department == department)
     return [p for p in (await s.execute(q)).scalars() if role in p.roles]
@@ -22,7 +23,7 @@ async def people_with_role(s: AsyncSession, role: str, department: str | None = 
 
 async def teaching_departments(s: AsyncSession) -> list[str]:
     """The 系部 a 系部 step fans out to: every department but 教务处 and 通识教育部."""
-    names = (await s.execute(select(Person.department).distinct())).scalars().all()
+    names = (await s.execute(select(Person.department).where(Person.active.is_(True)).distinct())).scalars().all()
     return sorted(d for d in names if d and d not in (OFFICE_DEPARTMENT, GENERAL_DEPARTMENT))
 
 

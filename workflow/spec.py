@@ -53,7 +53,9 @@ class Step(_Strict):
     deadline_days: int | None = Field(default=None, ge=0)  # calendar days after the step opens
     form: str | None = None  # kind form: name of a registered Python form
     handler: str | None = None  # name of a registered data handler for this step
-    columns: list[str] | None = None  # upload: required spreadsheet columns
+    columns: list[str] | None = None  # upload: required spreadsheet columns (every cell filled)
+    # upload: columns the template offers that may be blank or left out (说明, 晚自习课时)
+    optional_columns: list[str] = Field(default_factory=list)
     accept: list[Literal["image", "xlsx", "xls", "csv", "pdf", "doc", "docx", "zip"]] | None = None
     templates: dict[str, str] = Field(default_factory=dict)  # e.g. {card: "x/card.yaml.j2"}
     note: str | None = None  # why an owner or kind was chosen where the handbook is silent; never shown to users
@@ -78,7 +80,16 @@ class Step(_Strict):
             raise ValueError("kind 为 form 的步骤必须写 form")
         if self.columns and self.kind != "upload":
             raise ValueError("只有 upload 步骤可以写 columns")
+        if self.optional_columns and not self.columns:
+            raise ValueError("写了 optional_columns 的步骤也必须写 columns（必填列）")
+        both = set(self.optional_columns) & set(self.columns or [])
+        if both:
+            raise ValueError(f"列 {'、'.join(sorted(both))} 不能既必填又选填")
         return self
+
+    def sheet_columns(self) -> list[str]:
+        """Every column of the step's sheet, required first: the template's and the merged sheet's header."""
+        return list(self.columns or []) + list(self.optional_columns)
 
 
 class SubFlow(_Strict):

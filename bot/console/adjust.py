@@ -51,7 +51,16 @@ async def requests(s, console: "Console", viewer, filters: dict) -> dict:
         t = teachers.setdefault((teacher, dept), {"teacher": teacher, "department": dept, "total": 0})
         t[kind] = t.get(kind, 0) + n
         t["total"] += n
+    departments: dict[str, dict] = {}
+    for t in teachers.values():
+        d = departments.setdefault(t["department"], {"department": t["department"], "teachers": 0, "total": 0})
+        d["teachers"] += 1
+        d["total"] += t["total"]
+        for kind, n in t.items():
+            if kind not in ("teacher", "department", "total"):
+                d[kind] = d.get(kind, 0) + n
     return dict(term=term, rows=rows, teachers=sorted(teachers.values(), key=lambda t: (-t["total"], t["teacher"])),
+                by_department=sorted(departments.values(), key=lambda d: (-d["total"], d["department"] or "")),
                 weeks=list(range(1, term.weeks + 1)))
 
 
@@ -107,10 +116,14 @@ def add_adjust_routes(app: web.Application, console: "Console") -> None:
                  r["day"].isoformat(), r["week"] or "", r["periods"], r["new_day"].isoformat() if r["new_day"] else "",
                  states.get(r["state"], r["state"])] for r in data["rows"]]
         counts = [[t["teacher"], t["department"], *[t.get(k, 0) for k in kinds], t["total"]] for t in data["teachers"]]
+        by_department = [[d["department"], d["teachers"], *[d.get(k, 0) for k in kinds], d["total"]]
+                         for d in data["by_department"]]
         target = core.settings.data_dir / "console" / f"adjust-{viewer.userid}.xlsx"
         await off_loop(write_text_sheets, target, [
             (m("sheet_list"), m("heads").split("|"), rows),
-            (m("sheet_counts"), [m("head_teacher"), m("head_department"), *kinds, m("head_total")], counts)])
+            (m("sheet_counts"), [m("head_teacher"), m("head_department"), *kinds, m("head_total")], counts),
+            (m("sheet_departments"), [m("head_department"), m("head_teachers"), *kinds, m("head_total")],
+             by_department)])
         name = core.renderer.macro(texts, "filename", term=data["term"], week=f["week"])
         return file_response(str(target), name, XLSX)
 

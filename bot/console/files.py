@@ -1,24 +1,19 @@
-"""A run's files as one zip, built on the file pool (never on the event loop)."""
+"""A run's files as one zip, built on the file pool (never on the event loop), within the
+same limits as the run page's zip (handlers/run_files.py ``build_zip``)."""
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 from handlers.offload import off_loop
+from handlers.run_files import ZipRefused, build_zip as _build
 
-
-def _zip(target: Path, entries: list[tuple[str, str]]) -> Path:
-    """``entries``: (path on disk, name inside the zip); missing files are left out."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for path, name in entries:
-            if Path(path).is_file():
-                zf.write(path, name)
-    return target
+__all__ = ["ZipRefused", "build_zip", "entry_name"]
 
 
 async def build_zip(target: Path, entries: list[tuple[str, str]]) -> Path:
-    return await off_loop(_zip, target, entries)
+    """``entries``: (path on disk, name inside the zip); missing files are left out.
+    Raises :class:`ZipRefused` past the size limit."""
+    return await off_loop(_build, target, [(name, path) for path, name in entries])
 
 
 def entry_name(step_title: str, owner: str, file_id: int, filename: str) -> str:

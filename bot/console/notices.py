@@ -12,11 +12,12 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot import directory
+from bot.notices import NOTICE
 from bot.console.adjust import XLSX
+from bot.console.notice_compose import add_compose_routes
 from bot.file_pages import file_response
 from handlers.data.inert import write_text_sheets
 from handlers.offload import off_loop
-from handlers.notices import NOTICE
 from models import Run, Task
 
 if TYPE_CHECKING:
@@ -94,4 +95,6 @@ def add_notice_routes(app: web.Application, console: "Console") -> None:
         return file_response(str(target), m("filename", run=run), XLSX)
 
     app.router.add_get("/console/notices", listing)
+    add_compose_routes(app, console)
+
     app.router.add_get("/console/notices/{run_id:\\d+}.xlsx", export)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import directory
 from bot.console.auth import Viewer
+from bot.console.board import term_chart
 from models import AuditEntry, Run, StoredFile, Task
 from workflow.agenda import week_windows, windows_in
 from workflow.reading import CLOSED
@@ -54,6 +55,15 @@ def cn_time(hours, utc: datetime | None) -> str:
     return f"{cn_day(hours.cal, local)} {local:%H:%M}"
 
 
+def cn_local(cal, text: str) -> str:
+    """A local time as a form stores it ("2026-12-10 14:30" or "2026-12-10T14:30") → 12月10日（周四）第15周 14:30."""
+    try:
+        local = datetime.fromisoformat(text.strip())
+    except (AttributeError, ValueError):
+        return text or ""
+    return f"{cn_day(cal, local)} {local:%H:%M}"
+
+
 async def overview(s: AsyncSession, core: "BotCore", viewer: Viewer) -> dict:
     hours = core.reminders.hours
     cal = hours.cal
@@ -81,7 +91,8 @@ async def overview(s: AsyncSession, core: "BotCore", viewer: Viewer) -> dict:
     runs = await open_runs(s, core, viewer)
     overdue = await overdue_tasks(s, core, viewer, now)
     return dict(term=sem, today=today, weeks=weeks, due=due, next_week=next_week, next_monday=next_monday,
-                runs=runs, overdue=overdue, overdue_shown=OVERDUE_SHOWN, chart=state_chart(runs))
+                runs=runs, overdue=overdue, overdue_shown=OVERDUE_SHOWN, chart=state_chart(runs),
+                term_chart=await term_chart(s, core, viewer, sem))
 
 
 async def open_runs(s: AsyncSession, core: "BotCore", viewer: Viewer) -> list[dict]:

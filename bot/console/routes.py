@@ -17,9 +17,13 @@ from bot import directory
 from bot.console import queries
 from bot.console.adjust import add_adjust_routes
 from bot.console.audit_log import add_audit_routes
+from bot.console.board import add_board_routes
+from bot.console.notice_detail import add_detail_routes
 from bot.console.notices import add_notice_routes
+from bot.console.people import add_people_routes
+from bot.console.term import add_term_routes
 from bot.console.auth import QR_RETURN, QrLogin, qr_login_redirect, qr_state_ok, viewer_for
-from bot.console.files import build_zip, entry_name
+from bot.console.files import ZipRefused, build_zip, entry_name
 from bot.console.web import LOGIN_PATH, Console
 from bot.file_pages import file_response
 from bot.links import public_base
@@ -41,6 +45,7 @@ def setup_console(app: web.Application, core: "BotCore", *, demo: bool, qr: QrLo
     console = Console(core, demo=demo, qr=qr is not None)
     core.renderer.env.filters.setdefault("cnday", lambda d: queries.cn_day(core.reminders.calendar, d))
     core.renderer.env.filters.setdefault("cntime", lambda d: queries.cn_time(core.reminders.hours, d))
+    core.renderer.env.filters.setdefault("cnlocal", lambda t: queries.cn_local(core.reminders.calendar, t))
     r = _Routes(console, qr)
     app.router.add_get("/console", r.overview)
     app.router.add_get(LOGIN_PATH, r.login_page)
@@ -58,6 +63,10 @@ def setup_console(app: web.Application, core: "BotCore", *, demo: bool, qr: QrLo
     add_adjust_routes(app, console)
     add_audit_routes(app, console)
     add_notice_routes(app, console)
+    add_detail_routes(app, console)
+    add_people_routes(app, console)
+    add_term_routes(app, console)
+    add_board_routes(app, console, queries.term_of)
 
 
 class _Routes:
@@ -264,7 +273,11 @@ class _Routes:
         if not files:
             return self.c.message("no_files", 404)
         target = self.core.settings.data_dir / "console" / f"run-{run.id}-{viewer.userid}.zip"
-        await build_zip(target, entries)  # off the event loop, with no session open
+        try:
+            await build_zip(target, entries)  # off the event loop, with no session open
+        except ZipRefused as refused:
+            return self.c.message("zip_too_big", 413, size_mb=refused.size // (1024 * 1024),
+                                  limit_mb=refused.limit_mb)
         return file_response(str(target), f"{run.record_no or run.id}.zip", "application/zip")
 
     # -- helpers ----------------------------------------------------------------------------------

@@ -65,8 +65,11 @@ class Console:
 
     async def csrf_ok(self, request: web.Request) -> bool:
         form = await request.post()
+        return self.csrf_matches(request, str(form.get("csrf", "")))
+
+    def csrf_matches(self, request: web.Request, sent: str) -> bool:
+        """``sent``: the token a form carried (a multipart form is read by bot/console/forms.py)."""
         value = self.csrf_cookie(request)
-        sent = str(form.get("csrf", ""))
         return bool(value and sent) and hmac.compare_digest(self._sign("csrf", value), sent)
 
     # -- pages ------------------------------------------------------------------------------

@@ -26,7 +26,9 @@ Adding a platform (DingTalk, say) — nothing outside these steps changes:
    ``bot/config.py``'s ``Settings`` (``CAMPUSBOT_DINGTALK_*``).
 4. Append the module to ``PLATFORMS`` in ``bot/app.py``.
 5. People's accounts: a ``dingtalk_userid`` column in the directory file
-   (``campusbot directory import``) fills ``person_accounts``.
+   (``campusbot directory import``) fills ``person_accounts``; or the platform's own 通讯录
+   (``campusbot directory sync --from dingtalk``: a ``directory(settings, session)`` entry
+   returning a :class:`bot.directory_sync.DirectorySource`).
 """
 from __future__ import annotations
 
@@ -53,6 +55,7 @@ class PermanentSendError(Exception):
 @dataclass
 class SendResult:
     invalid_users: list[str] = field(default_factory=list)  # account ids the platform refused
+    ref: str = ""  # the platform's handle of what it sent (opaque), kept for a later ``recall``
 
 
 @runtime_checkable
@@ -84,6 +87,7 @@ class Capabilities:
     markdown: bool
     max_batch: int  # recipients per send call
     file_messages: bool  # the sender can deliver a file as a message
+    recall: bool = False  # a ``recall`` message takes back (or marks) what was sent, by its SendResult.ref
 
 
 @runtime_checkable

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import directory, outbox
+from bot import directory, notices, outbox
 from workflow.engine import EngineError
 from bot.reminders.queries import overdue_steps, run_for_window
 from bot.reminders.working_time import WorkingTime, week_key
@@ -169,7 +169,17 @@ async def digest(k: KindContext, s: AsyncSession, row: Reminder, now: datetime) 
     return Outcome("sent")
 
 
+async def notice(k: KindContext, s: AsyncSession, row: Reminder, now: datetime) -> Outcome:
+    """A 通知 scheduled on the console goes out at its time, unless it was cancelled."""
+    run = await s.get(Run, row.payload["run_id"])
+    if run is None or run.status != "scheduled":
+        return Outcome("skipped", "通知已取消")
+    count = await notices.deliver(s, k.core, run)
+    return Outcome("sent", f"run:{run.id} {count}")
+
+
 KINDS: dict[str, Deliver] = {
     "window_open": window_open, "window_start": window_start, "deadline": deadline,
     "overdue": overdue, "overdue_head": overdue_head, "digest": digest,
+    "notice": notice,
 }

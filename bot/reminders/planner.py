@@ -9,7 +9,8 @@ Rows (kind — key — to whom):
 - deadline — ``deadline:task:<id>`` — the assignee, a working day before the task is due;
 - overdue — ``overdue:task:<id>`` — the assignee again once it is past due;
 - overdue_head — ``overdue:head:<run>:<step>:<系部>`` — that 系部's 系部主任, once per step;
-- digest — ``digest:<ISO week>`` — 教务处, on the week's first working day.
+- digest — ``digest:<ISO week>`` — 教务处, on the week's first working day;
+- notice — ``notice:<run>`` — a 通知 scheduled on the console (written by bot/notices.py, not planned here).
 """
 from __future__ import annotations
 

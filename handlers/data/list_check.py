@@ -67,6 +67,10 @@ class ListCheck(StepHook):
     def check_upload(self, step: Step, table: Table | None) -> list[Problem]:
         return check_table(table, self.columns, numbers=self.number_columns, allow_empty=self.allow_empty_sheet)
 
+    def sheet_columns(self, step: Step) -> tuple[list[str], list[str]]:
+        """教务处's list: every column is required."""
+        return list(self.columns), []
+
     async def on_task_done(self, engine, s, run, step, task) -> None:
         if task.kind == "upload":
             file_id = task.result.get("file_id")

@@ -34,7 +34,8 @@ async def office_targets(s: AsyncSession, run: Run) -> list[str]:
 
 async def tell_office(engine: "Engine", s: AsyncSession, run: Run, template: str, *,
                       file: StoredFile | None = None, **values) -> None:
-    """A message to 教务处; with ``file``, each recipient gets their own signed ``url``."""
+    """A message to 教务处. With ``file`` the template is a card (``.yaml.j2``): a title, one line
+    and a button opening the file, each recipient's ``url`` signed for them (never a raw URL in text)."""
     targets = await office_targets(s, run)
     spec = engine.spec(run)
     if file is None:
@@ -42,7 +43,7 @@ async def tell_office(engine: "Engine", s: AsyncSession, run: Run, template: str
         return
     for userid in targets:
         url = download_url(engine.core.settings, file.id, userid)
-        await engine.notifier.text(s, [userid], template, dict(run=run, spec=spec, url=url, **values))
+        await engine.notifier.card(s, [userid], template, dict(run=run, spec=spec, url=url, **values), run=run)
 
 
 async def step_tasks(s: AsyncSession, run: Run, step_index: int) -> list[Task]:

@@ -1,6 +1,6 @@
 """Upload steps whose spreadsheets 教务处 wants as one sheet: each 系部 uploads its
 own (columns checked row by row when it arrives); when the step is over, 教务处
-gets them merged, with a 系部 column, behind a signed download link.
+gets them merged, with a 系部 column, as a card whose button opens a signed download link.
 
 - 1.1 ``abnormal_students``: 异常信息学生名单; a 学号 may appear once per sheet, and a
   sheet with only its header row means the 系部 has no abnormal students (0 rows).
@@ -17,7 +17,7 @@ from handlers.problems import Problem
 from workflow.spec import Step
 from handlers.sheets import Table
 
-MERGED = "data/merged.j2"
+MERGED = "data/merged.yaml.j2"
 RATES = "data/evaluation_rates.j2"
 
 
@@ -32,10 +32,11 @@ class MergedUpload(StepHook):
 
     def check_upload(self, step: Step, table: Table | None) -> list[Problem]:
         return check_table(table, step.columns or [], numbers=self.number_columns(step),
-                           percents=self.percent_columns(step), allow_empty=self.allow_empty_sheet)
+                           percents=self.percent_columns(step), allow_empty=self.allow_empty_sheet,
+                           optional=step.optional_columns)
 
     async def on_complete(self, engine, s, run, step) -> None:
-        merged = await merge_uploads(engine, s, run, step, engine.steps(run).index(step), step.columns or [])
+        merged = await merge_uploads(engine, s, run, step, engine.steps(run).index(step), step.sheet_columns())
         await tell_office(engine, s, run, MERGED, file=merged.file, step=step, merged=merged)
 
 
@@ -61,17 +62,17 @@ class AbnormalStudents(MergedUpload):
 
 class AttendanceSheets(MergedUpload):
     def number_columns(self, step):
-        return tuple(c for c in step.columns or [] if c.endswith("课时"))
+        return tuple(c for c in step.sheet_columns() if c.endswith("课时"))
 
 
 class EvaluationCompletion(MergedUpload):
     RATE = "完成比率"
 
     def percent_columns(self, step):
-        return (self.RATE,) if self.RATE in (step.columns or []) else ()
+        return (self.RATE,) if self.RATE in step.sheet_columns() else ()
 
     async def on_complete(self, engine, s, run, step) -> None:
-        merged = await merge_uploads(engine, s, run, step, engine.steps(run).index(step), step.columns or [])
+        merged = await merge_uploads(engine, s, run, step, engine.steps(run).index(step), step.sheet_columns())
         by_dept: dict[str, list[tuple[float, dict]]] = {}
         for row in merged.rows:
             value = parse_percent(row.get(self.RATE, ""))
@@ -83,8 +84,9 @@ class EvaluationCompletion(MergedUpload):
             rates.append(dict(department=dept, classes=len(pairs), rate=_mean([v for v, _ in pairs]),
                               lowest=low_row, lowest_rate=fmt_number(low_value)))
         every = [v for pairs in by_dept.values() for v, _ in pairs]
-        await tell_office(engine, s, run, RATES, file=merged.file, step=step, merged=merged, rates=rates,
+        await tell_office(engine, s, run, RATES, step=step, merged=merged, rates=rates,
                           overall=_mean(every) if every else "", classes=len(every))
+        await tell_office(engine, s, run, MERGED, file=merged.file, step=step, merged=merged)
 
 
 def _mean(values: list[float]) -> str:

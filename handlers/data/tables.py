@@ -68,23 +68,25 @@ def fmt_number(value: float) -> str:
 
 
 def check_table(table: Table | None, columns: list[str] | tuple[str, ...], *, numbers: tuple[str, ...] = (),
-                percents: tuple[str, ...] = (), allow_empty: bool = False) -> list[Problem]:
+                percents: tuple[str, ...] = (), allow_empty: bool = False,
+                optional: list[str] | tuple[str, ...] = ()) -> list[Problem]:
     """Type, required columns, empty cells (row numbers), then number and percentage cells.
 
     ``table`` is None when the file is not a spreadsheet. ``allow_empty``: a sheet
-    with only its header row passes (nothing to report).
+    with only its header row passes (nothing to report). ``optional`` columns may be
+    blank or missing; where filled, their numbers and percentages are checked too.
     """
     if table is None:
         return [problem("not_table")]
     problems = check_columns(table, list(columns), allow_empty=allow_empty)
     if problems:
         return problems
-    for rec in records(table, columns):
+    for rec in records(table, list(columns) + list(optional)):
         for col in numbers:
-            if rec[col] and parse_number(rec[col]) is None:
+            if rec.get(col) and parse_number(rec[col]) is None:
                 problems.append(problem("not_number", row=rec["_row"], column=col, value=rec[col]))
         for col in percents:
-            if rec[col] and parse_percent(rec[col]) is None:
+            if rec.get(col) and parse_percent(rec[col]) is None:
                 problems.append(problem("not_percent", row=rec["_row"], column=col, value=rec[col]))
         if len(problems) >= MAX_PROBLEMS:
             problems.append(problem("more", limit=MAX_PROBLEMS))

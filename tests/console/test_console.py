@@ -269,6 +269,7 @@ async def test_adjust_summary_counts_per_teacher_and_exports_inert_xlsx(wecom, b
     teachers = re.search(r'id="teachers">.*?</table>', html, re.S).group(0)
     assert "<td>孙丽婷</td><td>信息工程系</td><td>2</td><td>1</td><td>0</td><td>3</td>" in teachers
     assert "<td>罗晓燕</td><td>信息工程系</td><td>0</td><td>1</td><td>0</td><td>1</td>" in teachers
+    assert "<td>信息工程系</td><td>2</td><td>2</td><td>2</td><td>0</td><td>4</td>" in html
     status, html = await b.open("/console/adjust?week=12")
     assert "明细（0 条）" in html
     status, html = await b.open("/console/adjust?teacher=罗晓燕")
@@ -278,12 +279,14 @@ async def test_adjust_summary_counts_per_teacher_and_exports_inert_xlsx(wecom, b
         assert resp.status == 200 and "attachment" in resp.headers["Content-Disposition"]
         body = await resp.read()
     wb = load_workbook(io.BytesIO(body))
-    listing, counts = wb.worksheets
+    listing, counts, by_department = wb.worksheets
     rows = [[c.value for c in r] for r in listing.iter_rows()]
     assert rows[0][:4] == ["记录号", "教师", "系部", "类型"] and len(rows) == 5
     formula = next(r for r in rows if r[1] == "罗晓燕")
     assert formula[4] == "'=HYPERLINK(\"http://x\")" and listing.cell(5, 5).data_type == "s"
     assert ["孙丽婷", "信息工程系", "2", "1", "0", "3"] in [[c.value for c in r] for r in counts.iter_rows()]
+    assert [[c.value for c in r] for r in by_department.iter_rows()] == [
+        ["系部", "涉及教师数", "调课", "停课", "代课", "合计"], ["信息工程系", "2", "2", "2", "0", "4"]]
     assert (await audit_rows(w.core, "console_export"))[-1].actor == OFFICE
 
 

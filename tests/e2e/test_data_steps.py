@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from models import AuditEntry, StoredFile
 from tests.support.files import ABNORMAL, ATTENDANCE, EVALUATION, JPEG, MAKEUP, WORKLOAD, xlsx
-from tests.support.flows import finish_office_tasks, run_of
+from tests.support.flows import finish_office_tasks, merged_card, progress_text, run_of
 from tests.support.harness import card_text, card_url
 from tests.support.pages import download, link_in, local, upload
 from tests.support.people import COUNSELORS, OFFICE, SECRETARIES
@@ -30,13 +30,13 @@ async def test_abnormal_students_checked_then_merged_for_the_office(wecom):
         assert "已收到" in w.last_text(counselor)
 
     card = w.last_card("linms")
-    assert "请上传" in card["main_title"]["title"] and "学号、姓名、班级、异常类型、说明" in card_text(card)
+    assert "请上传" in card["main_title"]["title"] and "必填列：学号、姓名、班级、异常类型；选填：说明" in card_text(card)
     url = card_url(card)
     status, html = await upload(w, url, xlsx(["学号", "姓名", "班级", "说明"], ["2024001", "张三", "机电2401", "休学"]))
     assert status == 422 and "缺少列：异常类型" in html
     status, html = await upload(w, url, xlsx(ABNORMAL, ["2024001", "张三", "机电2401", "休学", "因病"],
                                              ["2024002", "", "机电2401", "退学", ""]))
-    assert status == 422 and "第 3 行：姓名、说明 为空" in html
+    assert status == 422 and "第 3 行：姓名 为空" in html  # 说明 is optional: blank is fine
     status, html = await upload(w, url, xlsx(ABNORMAL, ["2024001", "张三", "机电2401", "休学", "因病"],
                                              ["2024001", "李四", "机电2401", "退学", "个人原因"]))
     assert status == 422 and "第 3 行：学号 2024001 与第 2 行重复" in html
@@ -49,17 +49,18 @@ async def test_abnormal_students_checked_then_merged_for_the_office(wecom):
 
     # the join waits for the other two 系部; 进度 shows who is behind
     await w.say(OFFICE, "进度 1.1")
-    progress = w.last_text(OFFICE)
+    progress = progress_text(w)
     assert "机电工程系：已完成" in progress
     assert "信息工程系：未完成（郭燕）" in progress and "经济管理系：未完成（蔡琴华）" in progress
-    assert not any("/file/" in t for t in w.texts(OFFICE))
+    assert not [c for c in w.cards(OFFICE) if c["main_title"]["title"].startswith("合并表")]
 
     await upload(w, card_url(w.last_card("guoyan")), xlsx(ABNORMAL, ["2024101", "王五", "计网2401", "学籍异常", "身份证号错误"]))
     await upload(w, card_url(w.last_card("caiqh")), xlsx(ABNORMAL, ["2024201", "赵六", "会计2401", "未报到", "未联系上"],
                                                          ["2024202", "钱七", "电商2401", "休学", "参军"]))
-    merged = next(t for t in w.texts(OFFICE) if "/file/" in t)
-    assert "共 5 行" in merged and "机电工程系：2 行" in merged and "经济管理系：2 行" in merged
-    rows = await download(w, link_in(merged))
+    card = merged_card(w)
+    assert "共 5 行" in card_text(card) and "已收齐" in card_text(card) and card["jump_list"][0]["title"] == "打开合并表"
+    assert not any("/file/" in t for t in w.texts(OFFICE) if "上传的文件" not in t)  # never a raw link in text
+    rows = await download(w, card_url(card))
     assert rows[0] == ["系部"] + ABNORMAL
     assert sorted(r[0] for r in rows[1:]) == ["信息工程系", "机电工程系", "机电工程系", "经济管理系", "经济管理系"]
     assert ["信息工程系", "2024101", "王五", "计网2401", "学籍异常", "身份证号错误"] in rows
@@ -73,7 +74,7 @@ async def test_abnormal_students_checked_then_merged_for_the_office(wecom):
 async def test_download_link_is_signed_and_personal(wecom):
     w = wecom
     await test_abnormal_students_checked_then_merged_for_the_office(w)
-    url = link_in(next(t for t in w.texts(OFFICE) if "/file/" in t))
+    url = card_url(merged_card(w))
     tampered = re.sub(r"sig=\w+", "sig=" + "0" * 32, url)
     assert (await w.client.get(local(tampered))).status == 403
     other = url.replace(f"u={OFFICE}", "u=linms")  # someone else's name on the same link
@@ -140,8 +141,7 @@ async def test_workload_each_teacher_checks_own_lines_and_disputes_reach_the_off
         status, _ = await upload(w, card_url(w.last_card(secretary)),
                                  xlsx(ATTENDANCE, [secretary, dept, 2, 4, 0], ["x" + secretary, "某老师", 0, 2, 2]))
         assert status == 200
-    merged = next(t for t in w.texts(OFFICE) if "考勤统计表" in t and "/file/" in t)
-    rows = await download(w, link_in(merged))
+    rows = await download(w, card_url(merged_card(w, words="考勤统计表")))
     assert rows[0] == ["系部"] + ATTENDANCE and len(rows) == 7
     assert "测算课时津贴" in card_text(w.last_card(OFFICE))
     assert (await run_of(w, "1.6")).step_index == 2
@@ -280,7 +280,8 @@ async def test_evaluation_rates_per_department(wecom):
     assert "机电工程系：参评班级 3 个，平均完成比率 90%，最低 数控2401 84%" in rates
     assert "信息工程系：参评班级 2 个，平均完成比率 99%" in rates
     assert "未报送：经济管理系" in rates and "全校：参评班级 5 个，平均完成比率 93.6%" in rates
-    rows = await download(w, link_in(rates))
+    assert "明细见随后的合并表" in rates and "http" not in rates
+    rows = await download(w, card_url(merged_card(w, words="评教")))
     assert rows[0] == ["系部", "参评班级", "完成比率"] and len(rows) == 6
 
 
@@ -311,13 +312,13 @@ async def test_abnormal_students_header_only_sheet_means_none_in_that_department
     assert "只有第一行表头的表格即可" in await page.text()
     status, html = await upload(w, url, xlsx(ABNORMAL))
     assert status == 200 and "已收到" in html and "只有表头" not in html
-    status, html = await upload(w, card_url(w.last_card("guoyan")), xlsx(ABNORMAL[:4]))  # still checked: columns
-    assert status == 422 and "缺少列：说明" in html
+    header = [c for c in ABNORMAL if c != "异常类型"]
+    status, html = await upload(w, card_url(w.last_card("guoyan")), xlsx(header))  # still checked: columns
+    assert status == 422 and "缺少列：异常类型" in html
     await upload(w, card_url(w.last_card("guoyan")), xlsx(ABNORMAL, ["2024101", "王五", "计网2401", "学籍异常", "身份证号错误"]))
     await upload(w, card_url(w.last_card("caiqh")), xlsx(ABNORMAL, ["2024201", "赵六", "会计2401", "未报到", "未联系上"]))
 
-    merged = next(t for t in w.texts(OFFICE) if "/file/" in t)
-    assert "已收齐" in merged and "未上传" not in merged
-    assert "共 2 行" in merged and "机电工程系：0 行" in merged and "信息工程系：1 行" in merged
-    rows = await download(w, link_in(merged))
+    merged = card_text(merged_card(w))
+    assert "已收齐" in merged and "未上传" not in merged and "共 2 行" in merged
+    rows = await download(w, card_url(merged_card(w)))
     assert rows[0] == ["系部"] + ABNORMAL and sorted(r[0] for r in rows[1:]) == ["信息工程系", "经济管理系"]

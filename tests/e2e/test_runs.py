@@ -85,7 +85,8 @@ async def test_notice_upload_approve_task_and_reject(wecom):
     status, html = await upload(w, card_url(card), xlsx(["项目"], ["数控车"]), "申报.xlsx")
     assert status == 422 and "不支持 .xlsx 文件" in html
     await w.image("linms", JPEG)  # this step takes documents only: the person is sent to the page
-    assert "/upload/" in w.last_text("linms")
+    back = w.last_card("linms")  # a card whose button opens the page, never a raw link in text
+    assert "不能用图片代替" in card_text(back) and "/upload/" in card_url(back)
     for secretary in SECRETARIES.values():
         status, _ = await upload(w, card_url(w.last_card(secretary)), b"%PDF-1.4\n%x\n", "申报书.pdf")
         assert status == 200

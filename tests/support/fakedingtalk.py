@@ -19,6 +19,12 @@ API: ``accessToken`` (``token_calls``), ``oToMessages/batchSend`` (``sends``),
 ``card/instances/createAndDeliver`` (``cards`` by outTrackId) and ``PUT card/instances``
 (``card_updates``). ``fail_next(path, status, code)`` scripts an error answer;
 ``expire_tokens()`` makes every issued token invalid.
+
+oapi (the same server; ``access_token`` in the query): the 通讯录 (``fake.directory``,
+tests/support/fakedirectory.py) and 免登: ``GET /dingtalk.open.js`` is the dd JS API as the
+DingTalk client provides it, whose ``requestAuthCode`` (checked against ``corp_id`` and the
+client id) hands a code for whoever is logged in (``fake.login_user``); ``topapi/v2/user/getuserinfo``
+exchanges a code once, within 5 minutes (``exchanged`` lists who).
 """
 from __future__ import annotations
 
@@ -33,6 +39,8 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestServer
 
+from tests.support.fakedirectory import FakeDingTalkDirectory
+
 TOKEN = "/v1.0/oauth2/accessToken"
 BATCH_SEND = "/v1.0/robot/oToMessages/batchSend"
 CARD_DELIVER = "/v1.0/card/instances/createAndDeliver"
@@ -40,6 +48,10 @@ CARD_UPDATE = "/v1.0/card/instances"
 OPEN = "/v1.0/gateway/connections/open"
 TOPIC_ROBOT = "/v1.0/im/bot/messages/get"
 TOPIC_CARD = "/v1.0/card/instances/callback"
+GETUSERINFO = "/topapi/v2/user/getuserinfo"
+JSAPI = "/dingtalk.open.js"
+CORP_ID = "dingfakecorp0001"
+CODE_TTL = 300
 MSG_KINDS = {"sampleText": "text", "sampleMarkdown": "markdown", "sampleActionCard": "actioncard"}
 
 
@@ -67,6 +79,11 @@ class FakeDingTalk:
         self._acks: dict[str, asyncio.Future] = {}
         self._ids = itertools.count(1)
         self._server: TestServer | None = None
+        self.corp_id = CORP_ID
+        self.directory = FakeDingTalkDirectory()
+        self.login_user: str | None = None  # who is logged in to the DingTalk client
+        self.codes: dict[str, tuple[str, float]] = {}  # 免登 code → (userid, issued at)
+        self.exchanged: list[str] = []
 
     # ----- lifecycle ----------------------------------------------------------------
     async def start(self) -> str:
@@ -77,6 +94,9 @@ class FakeDingTalk:
         app.router.add_put(CARD_UPDATE, self._update)
         app.router.add_post(OPEN, self._open)
         app.router.add_get("/gateway", self._gateway)
+        app.router.add_post(GETUSERINFO, self._getuserinfo)
+        app.router.add_get(JSAPI, self._jsapi)
+        self.directory.add_routes(app, self._oapi_token)
         self._server = TestServer(app, host="127.0.0.1", port=0)
         await self._server.start_server()
         return self.base_url
@@ -202,6 +222,35 @@ class FakeDingTalk:
         self.card_updates.append(body)
         return web.json_response({"success": True})
 
+    # ----- oapi: 免登 -----------------------------------------------------------------
+    def _oapi_token(self, request: web.Request) -> web.Response | None:
+        if request.query.get("access_token", "") in self.tokens:
+            return None
+        return web.json_response({"errcode": 40014, "errmsg": "不合法的access_token"})
+
+    def issue_code(self, userid: str) -> str:
+        """What ``requestAuthCode`` hands the page of someone logged in to DingTalk as ``userid``."""
+        code = f"auth-{next(self._ids)}-{secrets.token_hex(6)}"
+        self.codes[code] = (userid, time.time())
+        return code
+
+    async def _getuserinfo(self, request: web.Request) -> web.Response:
+        if (bad := self._oapi_token(request)) is not None:
+            return bad
+        found = self.codes.pop(str((await request.json()).get("code", "")), None)  # a code works once
+        if found is None or time.time() - found[1] > CODE_TTL:
+            return web.json_response({"errcode": 40078, "errmsg": "不存在的临时授权码"})
+        self.exchanged.append(found[0])
+        return web.json_response({"errcode": 0, "errmsg": "ok", "result": {
+            "userid": found[0], "name": found[0], "unionid": f"union-{found[0]}", "sys": False, "sys_level": 0}})
+
+    async def _jsapi(self, request: web.Request) -> web.Response:
+        """The dd JS API in the DingTalk client: a code for whoever is logged in, for this corp and app only."""
+        code = self.issue_code(self.login_user) if self.login_user else ""
+        script = JSAPI_SCRIPT % {"corp": json.dumps(self.corp_id), "client": json.dumps(self.client_id),
+                                 "code": json.dumps(code)}
+        return web.Response(text=script, content_type="application/javascript")
+
     # ----- gateway -------------------------------------------------------------------
     async def _open(self, request: web.Request) -> web.Response:
         self.opens.append(time.monotonic())
@@ -252,3 +301,23 @@ class FakeDingTalk:
         fut = self._acks.pop(message_id, None)
         if fut is not None and not fut.done():
             fut.set_result(ack)
+
+
+JSAPI_SCRIPT = """window.dd = (function () {
+  var corp = %(corp)s, client = %(client)s, code = %(code)s;
+  function request(opts, ok, no) {
+    setTimeout(function () {
+      if (opts.corpId !== corp || (opts.clientId !== undefined && opts.clientId !== client) || !code) {
+        no({errorCode: "3", errorMessage: "no auth code"});
+      } else { ok({code: code}); code = ""; }
+    }, 0);
+  }
+  return {
+    ready: function (f) { setTimeout(f, 0); },
+    error: function () {},
+    requestAuthCode: function (o) { request(o, o.success || function () {}, o.fail || function () {}); },
+    runtime: {permission: {requestAuthCode: function (o) {
+      request(o, o.onSuccess || function () {}, o.onFail || function () {}); }}}
+  };
+})();
+"""

@@ -37,9 +37,13 @@ from urllib.parse import urlencode
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.support.fakedirectory import FakeWeComDirectory
+
 GETTOKEN = "/cgi-bin/gettoken"
 SEND = "/cgi-bin/message/send"
 UPDATE_CARD = "/cgi-bin/message/update_template_card"
+RECALL = "/cgi-bin/message/recall"
+RECALL_WINDOW = 24 * 3600  # WeCom recalls a message for 24 hours after it was sent
 MEDIA_GET = "/cgi-bin/media/get"
 MEDIA_UPLOAD = "/cgi-bin/media/upload"
 
@@ -84,6 +88,7 @@ class FakeWeCom:
         self.send_hook = None  # async callable(body) awaited after a send is delivered, before answering
         self._checked: dict[tuple[str, str], float] = {}  # (userid, request JSON) -> when delivered
         self.card_updates: list[dict] = []
+        self.recalled: list[str] = []  # msgids taken back (sent_messages still lists what was delivered)
         self.uploads: list[dict] = []
         self.invalid_users: set[str] = set()
         self.token_issues = 0
@@ -94,6 +99,7 @@ class FakeWeCom:
         self._used_codes: set[str] = set()
         self._server: TestServer | None = None
         self.base_url = ""  # set by start()
+        self.directory = FakeWeComDirectory()
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -102,10 +108,12 @@ class FakeWeCom:
         app.router.add_get(GETTOKEN, self._gettoken)
         app.router.add_post(SEND, self._send)
         app.router.add_post(UPDATE_CARD, self._update_card)
+        app.router.add_post(RECALL, self._recall)
         app.router.add_get(MEDIA_GET, self._media_get)
         app.router.add_post(MEDIA_UPLOAD, self._media_upload)
         self.oauth = FakeOAuth(self)  # the authorize host too (CAMPUSBOT_WECOM_OAUTH_BASE)
         self.oauth.add_routes(app)
+        self.directory.add_routes(app, self._check_token)  # the 通讯录 (tests/support/fakedirectory.py)
         return app
 
     async def start(self) -> str:
@@ -298,6 +306,23 @@ class FakeWeCom:
         self._used_codes.add(code)
         self.card_updates.append(body)
         return web.json_response({"errcode": 0, "errmsg": "ok", "invaliduser": []})
+
+    async def _recall(self, request: web.Request) -> web.Response:
+        """message/recall {msgid}: a message of the last 24 hours disappears from its recipients' chats.
+        (The errcodes for an unknown or too old msgid are this fake's choice; WeCom answers non-zero.)"""
+        call = await self._record(request)
+        if (scripted := self._scripted(RECALL)) is not None:
+            return scripted
+        if (bad := self._check_token(request)) is not None:
+            return bad
+        msgid = call.json.get("msgid", "") if isinstance(call.json, dict) else ""
+        sent = [d for d in self.deliveries if d.msgid == msgid]
+        if not sent or msgid in self.recalled:
+            return _err(40058, "invalid msgid")
+        if time.time() - sent[0].at > RECALL_WINDOW:
+            return _err(40058, "message older than 24 hours")
+        self.recalled.append(msgid)
+        return web.json_response({"errcode": 0, "errmsg": "ok"})
 
     async def _media_get(self, request: web.Request) -> web.StreamResponse:
         await self._record(request)

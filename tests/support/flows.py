@@ -9,7 +9,7 @@ from sqlalchemy import select
 from bot.composition import build_hooks
 from models import Run, Task
 from tests.support.files import JPEG, xlsx
-from tests.support.harness import card_url
+from tests.support.harness import card_text, card_url
 from tests.support.pages import upload
 from tests.support.people import OFFICE, TEACHER
 
@@ -61,6 +61,23 @@ def card_for(w, userid: str, task_id: int) -> dict:
                 f"/upload/{task_id}?" in card_url(card):
             return card
     raise AssertionError(f"{userid} has no card for task {task_id}: {[c['main_title'] for c in w.cards(userid)]}")
+
+
+def progress_text(w, userid: str = OFFICE) -> str:
+    """The latest 进度 reply (the list of uploaded files, when there are any, follows it)."""
+    return next((t for t in reversed(w.texts(userid)) if t.startswith("【进度】")), "")
+
+
+def files_text(w, userid: str = OFFICE) -> str:
+    """The latest list of uploaded files sent after 进度."""
+    return next((t for t in reversed(w.texts(userid)) if t.startswith("### 上传的文件")), "")
+
+
+def merged_card(w, userid: str = OFFICE, words: str = "") -> dict:
+    """The link card a merged sheet arrives as (title 合并表：…, one line, a button to open it)."""
+    found = [c for c in w.cards(userid) if c["main_title"]["title"].startswith("合并表") and words in card_text(c)]
+    assert found, f"{userid} has no 合并表 card: {[c['main_title'] for c in w.cards(userid)]}"
+    return found[-1]
 
 
 async def finish_office_tasks(w, run: Run, userid: str = OFFICE) -> None:

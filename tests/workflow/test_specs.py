@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from workflow.registry import SPEC_DIR, SpecError, find_spec, load_specs
+from workflow.spec import Step
 
 CODES = [f"1.{i}" for i in range(1, 9)] + [f"2.{i}" for i in range(1, 17)] + \
         [f"3.{i}" for i in range(1, 13)] + [f"4.{i}" for i in range(1, 10)]
@@ -92,14 +94,15 @@ def test_branches(specs):
 
 def test_data_handlers(specs):
     s = _step(specs, "1.1", "abnormal_students")
-    assert s.kind == "upload" and s.columns == ["学号", "姓名", "班级", "异常类型", "说明"] and "xlsx" in s.accept
+    assert s.kind == "upload" and s.columns == ["学号", "姓名", "班级", "异常类型"] and "xlsx" in s.accept
+    assert s.optional_columns == ["说明"] and s.sheet_columns()[-1] == "说明"
     assert s.assignees[0].party == "系部" and s.title == "汇总异常信息学生名单，上报教务处"
     s = _step(specs, "1.6", "workload_check")
     assert s.kind == "confirm" and specs["1.6"].steps[0] is s
     assert s.assignees[0].party == "系部" and s.assignees[0].role == "任课教师"
     s = _step(specs, "1.6", "attendance_sheets")
     assert s.kind == "upload" and specs["1.6"].steps[1] is s and "xlsx" in s.accept
-    assert s.columns == ["工号", "姓名", "请假课时", "晚自习课时", "选修课课时"]
+    assert s.columns == ["工号", "姓名", "请假课时"] and s.optional_columns == ["晚自习课时", "选修课课时"]
     s = _step(specs, "1.7", "makeup_list_check")
     assert s.kind == "confirm" and s in specs["1.7"].flow("makeup").steps
     assert s.title == "筛选出需补考的学生名单及科目，并发给系部核对"
@@ -110,6 +113,24 @@ def test_data_handlers(specs):
             assert s.form == "exam_signup_count"
     s = _step(specs, "4.7", "evaluation_completion")
     assert "系部" in s.owner and s.assignees[0].party == "系部"
+
+
+def test_a_sheet_may_come_in_any_office_format(specs):
+    """Where a spreadsheet is expected, .xls and .csv are as welcome as .xlsx (one reader for all)."""
+    for code, spec in specs.items():
+        for step in _steps(spec):
+            if step.columns:
+                assert step.accept and "xlsx" in step.accept, (code, step.id)
+            if step.accept and "xlsx" in step.accept:
+                assert {"xls", "csv"} <= set(step.accept), (code, step.id, step.accept)
+
+
+def test_optional_columns_need_required_ones_and_never_overlap():
+    base = dict(id="s1", title="上报名单", owner="系部", kind="upload", assignees=[{"party": "系部"}])
+    with pytest.raises(ValidationError, match="必填列"):
+        Step(**base, optional_columns=["说明"])
+    with pytest.raises(ValidationError, match="既必填又选填"):
+        Step(**base, columns=["学号", "说明"], optional_columns=["说明"])
 
 
 def test_general_education_owns_its_two(specs):

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from openpyxl import Workbook
 
 from bot.cli import main
-from bot.cli_timetable import report_text
+from handlers.timetable.report import report_text
 from bot.db import Database
 from bot.directory import import_rows, read_rows
 from bot.render import Renderer

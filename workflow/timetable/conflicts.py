@@ -90,8 +90,10 @@ def free_slots(w: Wanted, occurrences: list[Occurrence], pending: list[Change], 
     pairs = [(a, a + length) for a, _ in PERIOD_PAIRS if a + length <= 12]
     out = []
     by_day: dict[dt.date, list[Occurrence]] = {}
-    for o in occurrences:  # each probe looks at its own day only
-        by_day.setdefault(o.date, []).append(o)
+    classes = set(w.classes)
+    for o in occurrences:  # each probe looks at its own day, and only at meetings that could clash
+        if o.teacher_userid == w.teacher_userid or classes.intersection(o.classes) or (w.room and o.room == w.room):
+            by_day.setdefault(o.date, []).append(o)
     for day, _week, _wd in teaching_days(cal, start, start + dt.timedelta(days=days)):
         for first, last in pairs:
             if w.moving is not None and (day, first, last) == (w.moving.date, w.moving.first, w.moving.last):

@@ -22,7 +22,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 class DevchatPlatform:
     name = PLATFORM
     capabilities = Capabilities(buttons=True, card_update=True, markdown=False, max_batch=MAX_BATCH,
-                                file_messages=False)
+                                file_messages=False, recall=True)
 
     def __init__(self, core: "BotCore") -> None:
         self.core = core

@@ -39,11 +39,12 @@ class DevchatSender:
         users = list(dict.fromkeys(u for u in userids if u))
         if not users:
             return SendResult()
-        if message.kind == "card_update":
+        if message.kind in ("card_update", "recall"):  # a recall greys the card's buttons to 已撤回
             await self._replace(users, message)
         elif message.kind in ("text", "markdown", "card"):
             # Without a ref there is nothing to deduplicate against: every call is new.
             await self._store(users, message, ref or f"adhoc-{uuid.uuid4().hex}")
+            return SendResult(ref=message.card_id if message.kind == "card" else "")
         else:
             raise PermanentSendError(f"devchat cannot show a {message.kind!r} message")
         return SendResult()

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from aiohttp import ClientSession
+
 from bot.platforms.base import HttpSessions, Platform
+from bot.platforms.dingtalk.client import DingTalkClient
+from bot.platforms.dingtalk.directory import DingTalkDirectory
 from bot.platforms.dingtalk.events import PLATFORM
 from bot.platforms.dingtalk.platform import DingTalkPlatform
 
@@ -28,4 +32,12 @@ def platform(settings: "Settings", http: HttpSessions, core: "BotCore") -> Platf
     return DingTalkPlatform(settings, http, core)
 
 
-__all__ = ["NAME", "DingTalkPlatform", "configured", "platform"]
+def directory(settings: "Settings", session: ClientSession) -> DingTalkDirectory:
+    """The 通讯录 as ``campusbot directory sync --from dingtalk`` reads it."""
+    return DingTalkDirectory(DingTalkClient(
+        session, api_base=settings.dingtalk_api_base, oapi_base=settings.dingtalk_oapi_base,
+        client_id=settings.dingtalk_client_id, client_secret=settings.dingtalk_client_secret,
+        robot_code=settings.dingtalk_robot, backoff_base=settings.dingtalk_retry_base))
+
+
+__all__ = ["NAME", "DingTalkPlatform", "configured", "directory", "platform"]

@@ -26,6 +26,7 @@ TOKEN_HEADER = "x-acs-dingtalk-access-token"
 TOKEN_MARGIN = 300  # seconds before expiry when a new token is fetched
 MAX_ATTEMPTS = 4
 FLOW_CONTROL = "90002"
+SYSTEM_BUSY = "-1"  # oapi: 系统繁忙
 MONTHLY_QUOTA = "90020"
 AUTH_CODES = {"InvalidAuthentication", "40014", "42001", "88"}
 
@@ -48,9 +49,10 @@ class DingTalkQuotaExhausted(DingTalkAPIError):
 
 class DingTalkClient:
     def __init__(self, session: ClientSession, *, api_base: str, client_id: str, client_secret: str,
-                 robot_code: str, backoff_base: float = 0.5) -> None:
+                 robot_code: str, backoff_base: float = 0.5, oapi_base: str = "https://oapi.dingtalk.com") -> None:
         self._session = session
         self.api_base = api_base.rstrip("/")
+        self.oapi_base = oapi_base.rstrip("/")
         self.client_id = client_id
         self._secret = client_secret
         self.robot_code = robot_code
@@ -100,15 +102,22 @@ class DingTalkClient:
                 "cardUpdateOptions": {"updateCardDataByKey": True}}
         return await self._call("PUT", CARD_UPDATE_PATH, body)
 
+    async def oapi(self, path: str, body: dict) -> dict:
+        """A ``topapi`` call on the oapi host (directory, 免登): the same token, in the query."""
+        return await self._call("POST", path, body, oapi=True)
+
     # ----- the call ---------------------------------------------------------------
-    async def _call(self, method: str, path: str, body: dict, *, auth: bool = True) -> dict:
+    async def _call(self, method: str, path: str, body: dict, *, auth: bool = True, oapi: bool = False) -> dict:
         refreshed = False
         attempt = 0
         while True:
             attempt += 1
-            headers = {TOKEN_HEADER: await self.token(force=False)} if auth else {}
+            token = await self.token(force=False) if auth else ""
+            headers = {TOKEN_HEADER: token} if auth and not oapi else {}
+            params = {"access_token": token} if oapi else None
+            url = (self.oapi_base if oapi else self.api_base) + path
             try:
-                async with self._session.request(method, self.api_base + path, json=body, headers=headers) as resp:
+                async with self._session.request(method, url, json=body, headers=headers, params=params) as resp:
                     status = resp.status
                     try:
                         answer: Any = await resp.json(content_type=None)
@@ -132,7 +141,7 @@ class DingTalkClient:
                 log.error("DingTalk: the organisation's monthly API quota is used up (%s). Nothing is sent "
                           "until it renews or the plan is raised; the outbox keeps the messages.", code)
                 raise DingTalkQuotaExhausted(status, code, message)
-            if status == 429 or status >= 500 or code == FLOW_CONTROL or "qpslimit" in code.lower():
+            if status == 429 or status >= 500 or code in (FLOW_CONTROL, SYSTEM_BUSY) or "qpslimit" in code.lower():
                 if attempt >= MAX_ATTEMPTS:
                     raise DingTalkTransientError(f"{path}: HTTP {status} {code}")
                 await self._sleep(attempt)

@@ -80,6 +80,10 @@ class DingTalkSender:
                 raise PermanentSendError("card_update without the card's outTrackId (reply_ref)")
             await self._client.update_card(message.reply_ref, update_params(message))
             return SendResult()
+        if message.kind == "recall":  # each person's card of that send, set to 已撤回 in place
+            for userid in userids:
+                await self._client.update_card(out_track_id(message.reply_ref, userid), update_params(message))
+            return SendResult()
         if message.kind == "card" and message.card is not None and message.card.buttons:
             if not message.card_id:
                 raise PermanentSendError("card without card_id")
@@ -88,7 +92,7 @@ class DingTalkSender:
                 await self._client.deliver_card(template_id=self._template,
                                                 out_track_id=out_track_id(message.card_id, userid),
                                                 userid=userid, params=params, callback_type=self._callback_type)
-            return SendResult()
+            return SendResult(ref=message.card_id)
         key, param = robot_message(message)
         answer = await self._client.batch_send(userids, key, param)
         invalid = answer.get("invalidStaffIdList") or []

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from aiohttp import ClientSession
+
 from bot.platforms.base import HttpSessions, Platform
 from bot.platforms.wecom.callback import make_media_fetcher, parse_event, setup_wecom_routes
 from bot.platforms.wecom.cards import CardError, render
 from bot.platforms.wecom.client import WeComAPIError, WeComClient, WeComTransientError
 from bot.platforms.wecom.crypto import CallbackRejected, WeComCrypto
+from bot.platforms.wecom.directory import WeComDirectory
 from bot.platforms.wecom.platform import WeComPlatform
 from bot.platforms.wecom.sender import BatchTooLargeError, WeComSender
 
@@ -31,8 +34,14 @@ def platform(settings: "Settings", http: HttpSessions, core: "BotCore") -> Platf
     return WeComPlatform(settings, http, core)
 
 
+def directory(settings: "Settings", session: ClientSession) -> WeComDirectory:
+    """The 通讯录 as ``campusbot directory sync --from wecom`` reads it."""
+    return WeComDirectory(WeComClient(settings, session, backoff_base=settings.wecom_retry_base))
+
+
 __all__ = [
     "NAME",
+    "directory",
     "configured",
     "platform",
     "BatchTooLargeError",

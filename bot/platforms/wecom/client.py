@@ -121,6 +121,10 @@ class WeComClient:
         }
         return await self._call("POST", "/cgi-bin/message/update_template_card", json_body=payload)
 
+    async def recall(self, msgid: str) -> dict:
+        """POST message/recall: take back a message sent in the last 24 hours."""
+        return await self._call("POST", "/cgi-bin/message/recall", json_body={"msgid": msgid})
+
     async def get_media(self, media_id: str) -> tuple[bytes, str, str]:
         """Download media a user sent: (data, filename, content_type)."""
         return await self._call("GET", "/cgi-bin/media/get", params={"media_id": media_id}, download=True)
@@ -142,6 +146,10 @@ class WeComClient:
         if not isinstance(media_id, str) or not media_id:
             raise WeComAPIError(-2, "upload answer has no media_id", path="/cgi-bin/media/upload")
         return media_id
+
+    async def api(self, method: str, path: str, *, params: dict | None = None, json_body: dict | None = None) -> dict:
+        """Any other server API call (the directory), with the same token and retry rules."""
+        return await self._call(method, path, params=params, json_body=json_body)
 
     async def access_token(self) -> str:
         """A valid token, fetched once for all concurrent callers."""

@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
-from bot.web_session import SESSION_COOKIE, SESSION_TTL, session_userid, set_session
+from bot.web_session import SESSION_COOKIE, SESSION_TTL, safe_return_path, session_userid, set_session
 from bot.web_session import pack as _pack
 from bot.web_session import sign as _sign
 from bot.web_session import unpack as _unpack
@@ -65,13 +65,6 @@ def authorize_redirect(request: web.Request, settings: Any, base_url: str) -> we
                         max_age=STATE_TTL, path=RETURN_PATH, httponly=True, samesite="Lax",
                         secure=base_url.startswith("https://"))
     return response
-
-
-def safe_return_path(path: str) -> str:
-    """Only a path on this site: never ``//host``, ``/\\host`` or a scheme (no open redirect)."""
-    if not path.startswith("/") or path.startswith("//") or "\\" in path or any(ord(c) < 0x20 for c in path):
-        return "/"
-    return path
 
 
 def setup_oauth_routes(app: web.Application, settings: Any, exchange: Exchange, refuse: Refusal,

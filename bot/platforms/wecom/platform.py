@@ -41,7 +41,7 @@ class _StartedSender:
 class WeComPlatform:
     name = PLATFORM
     capabilities = Capabilities(buttons=True, card_update=True, markdown=True, max_batch=MAX_BATCH,
-                                file_messages=False)
+                                file_messages=False, recall=True)
 
     def __init__(self, settings: Settings, http: HttpSessions, core: "BotCore") -> None:
         self.settings, self.http, self.core = settings, http, core

@@ -11,7 +11,7 @@ from __future__ import annotations
 from bot.outbound import OutboundMessage
 from bot.platforms.base import PermanentSendError, SendResult
 from bot.platforms.wecom.cards import TEXT_MAX_BYTES, CardError, render, truncate_utf8
-from bot.platforms.wecom.client import DUPLICATE_CHECK_INTERVAL, WeComClient
+from bot.platforms.wecom.client import DUPLICATE_CHECK_INTERVAL, WeComAPIError, WeComClient
 
 MAX_BATCH = 1000
 _ZERO, _ONE = "\u200b", "\u200c"  # zero-width space / non-joiner: invisible in WeCom's clients
@@ -52,6 +52,8 @@ class WeComSender:
                 userids, message.reply_ref, message.replace_name
             )
             return SendResult(invalid_users=_invalid_users(answer))
+        if message.kind == "recall":
+            return await self._recall(userids, message)
 
         try:
             body = render(message)
@@ -64,6 +66,24 @@ class WeComSender:
             payload["enable_duplicate_check"] = 1
             payload["duplicate_check_interval"] = DUPLICATE_CHECK_INTERVAL
         answer = await self._client.send_message(payload)
+        return SendResult(invalid_users=_invalid_users(answer),
+                          ref=f"{answer.get('msgid', '')}|{answer.get('response_code', '')}")
+
+    async def _recall(self, userids: list[str], message: OutboundMessage) -> SendResult:
+        """Recall the message (WeCom allows it for 24 hours); past that, grey its card's button to
+        ``replace_name`` with the response_code its send returned (72 hours, once)."""
+        msgid, _, response_code = message.reply_ref.partition("|")
+        if not msgid and not response_code:
+            raise PermanentSendError("recall without a reference")
+        try:
+            if not msgid:
+                raise WeComAPIError(-1, "no msgid to recall")
+            await self._client.recall(msgid)
+            return SendResult()
+        except WeComAPIError:
+            if not response_code:
+                raise
+        answer = await self._client.update_template_card(userids, response_code, message.replace_name)
         return SendResult(invalid_users=_invalid_users(answer))
 
 

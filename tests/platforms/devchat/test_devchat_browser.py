@@ -1,5 +1,6 @@
 """The local chat in a real Chromium, against the app served on 127.0.0.1:
-the picker, a help round trip, a 调课 approved in a second tab, the whole
+the picker, a help round trip, a 调课 approved in a second tab, 教务处 tapping from
+进度 to a 辅导员's uploaded 承诺书, the whole
 调停课 walked through both approvals, 教务处 and the 教学秘书 (with the record
 page opened from the card), and a 驳回 with a reason typed in chat.
 
@@ -19,6 +20,7 @@ from tests.support.people import HEAD, TEACHER
 
 PHONE = {"width": 390, "height": 844}
 SCREENSHOT = "/tmp/devchat.png"
+PROMISE_PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 2
 WALK_TEACHER_PNG = "/tmp/walk_teacher.png"
 WALK_RECORD_PNG = "/tmp/walk_record.png"
 REPLY_MS = 15_000  # worker + 1 s polling, with room for a slow CI box
@@ -113,6 +115,50 @@ async def test_adjust_class_approved_in_another_tab(context, base_url):
     await expect(done).to_be_disabled()
     await expect(card.locator(".card-btn:not(.done)")).to_have_count(0)
     await head.screenshot(path=SCREENSHOT)
+
+
+# --- 教务处 reaches an uploaded file from 进度 ----------------------------------------------------------
+async def test_office_taps_from_progress_to_an_uploaded_file(context, base_url):
+    office = await open_chat(context, base_url, OFFICE)
+    await say(office, "启动 1.1")
+    await answered(office, "已启动")
+    for step in ("拟定三大注册工作方案", "制作分班审核名单"):
+        await tap(office, card_with(office, step), "已完成", "已完成")
+
+    # 辅导员 黄福东 uploads the signed 承诺书 (a photo) on the page his card opens
+    counselor = await open_chat(context, base_url, "huangfd")
+    card = card_with(counselor, "请上传")
+    async with context.expect_page() as new_tab:
+        await card.locator("a.card-link").click()
+    upload = await new_tab.value
+    await upload.set_input_files("input[type=file]", files=[{"name": "承诺书.png", "mimeType": "image/png",
+                                                             "buffer": PROMISE_PNG}])
+    await upload.locator("button[type=submit]").click()
+    await expect(upload.locator(".ok")).to_contain_text("已收到")
+    await upload.close()
+
+    # 教务处 asks for 进度 and taps the file's name: the very bytes come back
+    await say(office, "进度 1.1")
+    listing = office.locator(".row.out .bubble.markdown", has_text="上传的文件").last
+    link = listing.locator("a", has_text="承诺书.png")
+    await expect(link).to_be_visible()
+    assert "/file/" in await link.get_attribute("href")
+    async with context.expect_event("response", lambda r: "/file/" in r.url) as served:
+        async with context.expect_page() as new_tab:
+            await link.click()
+    response = await served.value
+    assert response.status == 200 and await response.body() == PROMISE_PNG
+    await (await new_tab.value).close()
+
+    # …and the page with every file of the run, per 系部 and person
+    async with context.expect_page() as new_tab:
+        await listing.locator("a", has_text="打开全部文件").click()
+    files = await new_tab.value
+    await files.wait_for_load_state()
+    row = files.locator("tr", has_text="黄福东")
+    await expect(row).to_contain_text("机电工程系")
+    await expect(row.locator("a.file")).to_have_text("承诺书.png")
+    await expect(files.locator("a.zip")).to_have_count(1)
 
 
 # --- 调停课 walked end to end ---------------------------------------------------------------------
@@ -270,3 +316,35 @@ async def test_a_sentence_starts_adjust_class_and_keeps_its_day(context, base_ur
 
     fonts = await teacher.evaluate("getComputedStyle(document.body).fontFamily")
     assert "Noto Sans CJK SC" in fonts and "Noto Color Emoji" in fonts, fonts
+
+
+async def test_office_imports_the_timetable_from_chat(context, base_url, tmp_path):
+    """教务处 sends 课表, opens the card's page, uploads a GBK .csv saved by Excel, and reads the report
+    on the page and in chat; the teacher's 本周课表 then has the new course."""
+    office = await open_chat(context, base_url, "wangjw")
+    await say(office, "课表")
+    card = office.locator(".card", has_text="导入课表").last
+    link = card.locator("a.card-link")
+    await expect(link).to_be_visible()
+    sheet = tmp_path / "课表.csv"
+    sheet.write_bytes("工号,教师,课程,班级,星期,节次,周次,教室\n"
+                      ",孙丽婷,单片机应用,机电2401,周四,5-6,1-18周,实训楼A301\n"
+                      ",孙丽婷,单片机应用,机电2401,周九,5-6,1-18周,实训楼A301\n".encode("gbk"))
+    async with context.expect_page() as new_tab:
+        await link.click()
+    page = await new_tab.value
+    await page.wait_for_load_state()
+    await expect(page.locator("h1")).to_have_text("导入课表")
+    await page.set_input_files("input[name=file]", str(sheet))
+    await page.click("button[type=submit]")
+    # one meeting for a term of 16: the page shows what would go and waits for 确认替换
+    await expect(page.locator(".error")).to_contain_text("这次导入会删除原课表 16 条")
+    await page.click("#confirm-replace")
+    await expect(page.locator(".ok")).to_contain_text("导入完成")
+    await expect(page.locator("pre")).to_contain_text("导入 1 条")
+    await expect(page.locator("pre")).to_contain_text("第 3 行")
+    await page.screenshot(path="/tmp/timetable_upload.png", full_page=True)
+    await expect(office.locator(".row.out", has_text="课表已导入")).to_have_count(1)
+    teacher = await open_chat(context, base_url, TEACHER)
+    await say(teacher, "我的课表")
+    await answered(teacher, "单片机应用")

@@ -4,102 +4,26 @@ and 1.4 调停课 end to end with only DingTalk configured."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import os
 import time
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 
-from tests.support.fakedingtalk import TOPIC_CARD, TOPIC_ROBOT, FakeDingTalk
-from tests.support.harness import PhoneView, pin_today
+from bot import notices
+from models import Run
+from tests.support.dingtalk_harness import (
+    CLIENT_ID, SECRET, DingTalkHarness, card_callback, card_text, dingtalk_settings, robot_message,
+)
+from tests.support.fakedingtalk import TOPIC_CARD, TOPIC_ROBOT
+from tests.support.flows import compose as compose_notice
 
-CLIENT_ID, SECRET = "dingfakeapp0001", "ding-test-secret"
 TEACHER, HEAD, OTHER_HEAD, LEADER = "sunlt", "chenzr", "xuhm", "zhaogm"
 OFFICE = ("wangjw", "liuyf")
 SECRETARY_IT = "guoyan"
 TODAY = date(2026, 12, 3)
-_msg_ids = itertools.count(int(time.time()) * 1000)
-
-
-@pytest.fixture
-async def fake_dingtalk():
-    fake = FakeDingTalk(client_id=CLIENT_ID, client_secret=SECRET)
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
-def dingtalk_settings(db_url, tmp_path, fake, **extra):
-    from bot.config import Settings
-
-    values = dict(database_url=db_url, data_dir=tmp_path / "data", public_url="http://campusbot.test",
-                  secret_key="test-secret-key-0123456789", dingtalk_client_id=CLIENT_ID,
-                  dingtalk_client_secret=SECRET, dingtalk_card_template_id="campusbot-approval.schema",
-                  dingtalk_api_base=fake.base_url, dingtalk_retry_base=0.01, dingtalk_reconnect_base=0.05,
-                  dingtalk_reconnect_cap=0.4)
-    values.update(extra)
-    return Settings(**values)
-
-
-class DingTalkHarness(PhoneView):
-    """A person's phone on DingTalk: robot messages in over the stream, what the fake API received out."""
-
-    def __init__(self, client, core, fake: FakeDingTalk):
-        self.client, self.core, self.fake = client, core, fake
-
-    async def push(self, topic: str, data: dict) -> dict:
-        ack = await self.fake.push(topic, data)
-        await self.fake.ping()  # frames are handled in order: once the ping is answered, the update is stored
-        await self.core.settle()
-        return ack
-
-    async def say(self, userid: str, text: str, *, msg_id: str | None = None) -> dict:
-        return await self.push(TOPIC_ROBOT, robot_message(userid, text, msg_id or f"msg{next(_msg_ids)}"))
-
-    async def click(self, userid: str, card: dict, text: str) -> dict:
-        """Tap a button as the card showed it when delivered (a stale client may still show it)."""
-        buttons = json.loads(card["delivered"]["buttons"])
-        action = next((b["action"] for b in buttons if b["text"] == text), None)
-        assert action, f"no button {text!r} on {card['params']['title']}: {buttons}"
-        return await self.push(TOPIC_CARD, card_callback(userid, card["outTrackId"], action))
-
-    def sent_messages(self) -> list[dict]:
-        return self.fake.sent_messages()
-
-
-def robot_message(userid: str, text: str, msg_id: str) -> dict:
-    return {"msgtype": "text", "text": {"content": text}, "msgId": msg_id, "createAt": int(time.time() * 1000),
-            "conversationType": "1", "conversationId": f"cid-{userid}", "senderStaffId": userid,
-            "senderId": "$:LWCP_v1:$enc", "senderNick": userid, "senderCorpId": "dingcorp",
-            "robotCode": CLIENT_ID, "sessionWebhook": "http://127.0.0.1:9/none", "isInAtList": True}
-
-
-def card_callback(userid: str, out_track_id: str, action: str) -> dict:
-    content = {"cardPrivateData": {"actionIds": ["decision"], "params": {"action": action}}}
-    return {"outTrackId": out_track_id, "userId": userid, "corpId": "dingcorp", "type": "actionCallback",
-            "extension": "{}", "content": json.dumps(content)}
-
-
-def card_text(card: dict) -> str:
-    return card["params"]["title"] + "\n" + card["params"]["content"]
-
-
-@pytest.fixture
-async def dingtalk(aiohttp_client, db_url, tmp_path, fake_dingtalk):
-    """The app in production mode with only DingTalk configured, the demo directory imported."""
-    from bot.app import CORE, create_app
-    from bot.seed import seed_demo
-
-    app = create_app(dingtalk_settings(db_url, tmp_path, fake_dingtalk), "serve", start_workers=False)
-    client = await aiohttp_client(app)
-    async with app[CORE].db.session() as s:
-        await seed_demo(s)
-    await fake_dingtalk.wait_connected()
-    h = DingTalkHarness(client, app[CORE], fake_dingtalk)
-    pin_today(h.core, TODAY)
-    return h
 
 
 # ----- configuration -------------------------------------------------------------------------
@@ -415,3 +339,18 @@ async def test_campusbot_serve_with_only_dingtalk(tmp_path, fake_dingtalk):
     sent = fake_dingtalk.sent_messages()
     assert [m["userid"] for m in sent] == ["nobody"], server.log()
     assert "通讯录" in sent[0]["content"]
+
+
+async def test_a_withdrawn_notice_sets_each_card_to_withdrawn(dingtalk):
+    """撤回 (the console's, bot/notices.py): every DingTalk card of the notice is updated in place."""
+    w = dingtalk
+    await compose_notice(w, text="请核对下周监考安排", audience="所有教学秘书")
+    cards = {u: w.last_card(u) for u in ("linms", SECRETARY_IT)}
+    assert all("监考安排" in card_text(c) for c in cards.values())
+    async with w.core.db.session() as s:
+        run = (await s.execute(select(Run).where(Run.code == "notice"))).scalar_one()
+        assert await notices.withdraw(s, w.core, run)
+    await w.core.settle()
+    updated = {u["outTrackId"] for u in w.fake.card_updates}
+    assert {c["outTrackId"] for c in cards.values()} <= updated
+    assert all(c["params"]["status"] == "已撤回" and c["params"]["buttons"] == "[]" for c in cards.values())

@@ -639,10 +639,18 @@ def test_link_card_is_text_notice_and_plain_card_is_text():
 # The 教务处 console (bot/console/): GETs answer HEAD too; the demo's picker is a POST to /console/login.
 CONSOLE_GETS = ("/console", "/console/login", "/console/login/qr", "/console/login/wecom", "/console/runs/{run_id}",
                 "/console/files/{file_id}", "/console/runs/{run_id}/files.zip", "/console/adjust",
-                "/console/adjust.xlsx", "/console/audit", "/console/notices", "/console/notices/{run_id}.xlsx")
+                "/console/adjust.xlsx", "/console/audit", "/console/notices", "/console/notices/{run_id}.xlsx",
+                "/console/notices/new", "/console/notices/{run_id}", "/console/people", "/console/calendar",
+                "/console/runs")
 CONSOLE_POSTS = ("/console/login", "/console/logout", "/console/start", "/console/remind-overdue",
-                 "/console/runs/{run_id}/{action}", "/console/tasks/{task_id}/reassign")
+                 "/console/runs/{run_id}/{action}", "/console/tasks/{task_id}/reassign", "/console/notices/new",
+                 "/console/notices/{run_id}/{action}", "/console/people/preview", "/console/people/apply",
+                 "/console/calendar/timetable/preview", "/console/calendar/timetable/apply")
 CONSOLE_ROUTES = ({(m, p) for p in CONSOLE_GETS for m in ("GET", "HEAD")} | {("POST", p) for p in CONSOLE_POSTS})
+
+
+TIMETABLE_ROUTES = {("GET", "/timetable/template.xlsx"), ("HEAD", "/timetable/template.xlsx"),
+                    ("GET", "/timetable/{n}"), ("HEAD", "/timetable/{n}"), ("POST", "/timetable/{n}")}
 
 
 def test_serve_mounts_no_local_chat(tmp_path):
@@ -661,7 +669,10 @@ def test_serve_mounts_no_local_chat(tmp_path):
         ("GET", "/record/{run_id}"), ("GET", "/file/{file_id}"), ("GET", "/healthz"),
         ("HEAD", "/upload/{task_id}"), ("HEAD", "/record/{run_id}.xlsx"), ("HEAD", "/record/{run_id}"),
         ("HEAD", "/file/{file_id}"), ("HEAD", "/healthz"), ("HEAD", "/wecom/callback"), ("HEAD", "/oauth/wecom"),
-    } | CONSOLE_ROUTES)
+        ("GET", "/upload/{task_id}/template.xlsx"), ("HEAD", "/upload/{task_id}/template.xlsx"),
+        ("GET", "/files/{run_id}"), ("HEAD", "/files/{run_id}"),
+        ("GET", "/files/{run_id}/{step_id}.zip"), ("HEAD", "/files/{run_id}/{step_id}.zip"),
+    } | TIMETABLE_ROUTES | CONSOLE_ROUTES)
     demo = {r.resource.canonical for r in create_app(settings, "demo").router.routes()}
     assert "/" in demo and any(p.startswith("/devchat/api") for p in demo)  # the check above can fail
 

@@ -1,7 +1,7 @@
 """counters: notices and each workflow number their own records
 
-Revision ID: 0006_counters
-Revises: 0005_timetable
+Revision ID: 0008_counters
+Revises: 0007_outbox_platform_ref
 Create Date: 2026-12-03 12:00:00
 
 Notices become 通知N and runs CODE-YEAR-NNNN counted per workflow and year, no longer by the
@@ -13,8 +13,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0006_counters'
-down_revision = '0005_timetable'
+revision = '0008_counters'
+down_revision = '0007_outbox_platform_ref'
 branch_labels = None
 depends_on = None
 
