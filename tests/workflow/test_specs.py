@@ -126,7 +126,7 @@ def test_a_sheet_may_come_in_any_office_format(specs):
 
 
 def test_optional_columns_need_required_ones_and_never_overlap():
-    base = dict(id="s1", title="上报名单", owner="系部", kind="upload", assignees=[{"party": "系部"}])
+    base = dict(id="s1", title="上报名单", label="上报名单", owner="系部", kind="upload", assignees=[{"party": "系部"}])
     with pytest.raises(ValidationError, match="必填列"):
         Step(**base, optional_columns=["说明"])
     with pytest.raises(ValidationError, match="既必填又选填"):
