@@ -277,9 +277,9 @@ def test_the_app_routes_in_the_listed_order():
     dp = build_dispatcher()
     assert [c.id for c in dp.all_commands()] == [
         "notice", "start", "todo", "progress", "remind", "withdraw", "skip", "reassign", "help", "week", "schedule",
-        "my_timetable", "next_timetable", "class_timetable", "room_timetable"]
-    assert [r.name for r in dp.chain()][1:] == ["notices", "workflows", "schedule", "timetable", "forms", "step_form",
-                                                "uploads"]
+        "my_timetable", "next_timetable", "class_timetable", "room_timetable", "timetable_upload"]
+    assert [r.name for r in dp.chain()][1:] == ["notices", "workflows", "schedule", "timetable", "timetable_upload",
+                                                "forms", "step_form", "uploads"]
     # these also act mid-form, and then the form repeats its question
     assert {c.id for c in dp.all_commands() if c.everywhere} == {"help", "todo", "progress"}
 
