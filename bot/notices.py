@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.links import download_url
 from bot.outbound import OutboundMessage
-from models import OutboxRecipient, Person, Reminder, Run, SchoolClass, StoredFile, Task
+from models import OutboxRecipient, Person, Reminder, Run, SchoolClass, StoredFile, Task, next_number
 
 if TYPE_CHECKING:
     from bot.core import BotCore
@@ -39,7 +39,7 @@ async def create_notice(s: AsyncSession, core: "BotCore", sender: str, data: dic
               data={k: data[k] for k in KEPT if k in data}, created_at=now)
     s.add(run)
     await s.flush()
-    run.record_no = f"TZ-{now:%Y}-{run.id:04d}"
+    run.record_no = f"通知{await next_number(s, NOTICE)}"  # notices have their own numbers, apart from runs
     if send_at is None:
         return run, await deliver(s, core, run)
     run.status = "scheduled"

@@ -62,6 +62,8 @@ class Router:
     buttons: dict[str, Button] = field(default_factory=dict)
     fallbacks: list[Matcher] = field(default_factory=list)
     routers: list["Router"] = field(default_factory=list)
+    # After a command that works everywhere (帮助, 待办, 进度) ran inside a conversation: say how to go on.
+    resumers: dict[str, Handler] = field(default_factory=dict)
 
     # ----- registration (decorators) ------------------------------------------------
     def command(self, id: str, *words: str, roles: tuple[str, ...] | None = None, takes_args: bool = False,
@@ -76,6 +78,13 @@ class Router:
             if name in self.conversations:
                 raise RoutingError(f"conversation {name!r} registered twice on router {self.name!r}")
             self.conversations[name] = fn
+            return fn
+        return deco
+
+    def resume(self, name: str):
+        """``@router.resume("form")``: repeats the conversation's pending question after an everywhere command."""
+        def deco(fn: Handler) -> Handler:
+            self.resumers[name] = fn
             return fn
         return deco
 
@@ -150,6 +159,9 @@ class Router:
     def find_conversation(self, name: str) -> Handler | None:
         return next((r.conversations[name] for r in self.chain() if name in r.conversations), None)
 
+    def find_resume(self, name: str) -> Handler | None:
+        return next((r.resumers[name] for r in self.chain() if name in r.resumers), None)
+
     def all_fallbacks(self) -> list[Matcher]:
         return [m for r in self.chain() for m in r.fallbacks]
 
@@ -161,7 +173,7 @@ class Router:
             return
         if ev.kind == "enter":
             if ctx.conversation is None:
-                await ctx.reply("welcome.j2", commands=self.allowed_commands(ctx))
+                await ctx.reply("welcome.j2", commands=self.allowed_commands(ctx), startable=startable(ctx))
             return
         found = self.find_command(ctx.text) if ev.kind == "text" else None
         if found and (ctx.conversation is None or found[0].everywhere):
@@ -170,7 +182,11 @@ class Router:
                 await ctx.reply("errors/forbidden.j2", words=cmd.words[0])
                 return
             ctx.args = args
+            inside = ctx.conversation is not None
             await cmd.handler(ctx)
+            resume = self.find_resume(ctx.conversation.handler) if inside and ctx.conversation else None
+            if resume is not None:
+                await resume(ctx)
             return
         if ctx.conversation is not None:
             handler = self.find_conversation(ctx.conversation.handler)
@@ -184,7 +200,7 @@ class Router:
         if ev.kind == "image":
             await ctx.reply("errors/unexpected_image.j2")
             return
-        await ctx.reply("errors/unknown.j2", commands=self.allowed_commands(ctx))
+        await ctx.reply("errors/unknown.j2", commands=self.allowed_commands(ctx), startable=startable(ctx))
 
     async def _button(self, ctx: Context) -> None:
         prefix = ctx.event.button_key.partition(":")[0]
@@ -197,6 +213,11 @@ class Router:
             await ctx.reply(button.malformed)
             return
         await button.handler(ctx, key)
+
+
+def startable(ctx: Context) -> list:
+    """The workflows this person may start, for the menus that say what they can do."""
+    return [s for s in ctx.core.specs.values() if ctx.core.engine.may_start(ctx.person, s)]
 
 
 class Dispatcher(Router):

@@ -5,15 +5,19 @@ The approvals, the 教务处 task and the notice to the 教学秘书 are all in
 """
 from __future__ import annotations
 
+import datetime as dt
+
+from sqlalchemy import select
+
 from bot import directory
 from bot.context import Context
-from workflow.engine import EngineError
-from handlers.forms import Fill, Form, Invalid, Question, register_form, summary_rows
+from handlers.forms import DRAFTS, Fill, Form, Invalid, Question, register_form, summary_rows
 from handlers.timetable.check import check_answers, check_rows
 from handlers.timetable.choices import meeting_choices, picked, slot_choices
-from handlers.when.dialog import answer_slot
+from handlers.when.decide import describe
+from handlers.when.dialog import answer_slot, draft_from, school_of, today_of
 from models import SchoolClass
-from sqlalchemy import select
+from workflow.engine import EngineError
 
 TYPES = ("调课", "停课", "代课")
 
@@ -116,11 +120,27 @@ async def _conflict_reason(ctx: Context, text: str, answers: dict) -> str:
     return await _nonempty(ctx, t, answers, 200)
 
 
+def _said_day(answers: dict) -> dt.date | None:
+    """The one day the opening sentence named ("下周三"), if it named exactly one."""
+    dates = ((answers.get(DRAFTS) or {}).get("original") or {}).get("dates") or []
+    return dt.date.fromisoformat(dates[0]) if len(dates) == 1 else None
+
+
+async def _prefill(ctx: Context, sentence: str, answers: dict) -> tuple[dict, str]:
+    """"老师好，我下周三要去开会，想调一下课": the type from the word, the day kept for 原上课时间."""
+    draft = draft_from(ctx, sentence)
+    if draft is not None:
+        answers = {**answers, DRAFTS: {"original": draft}}
+    day = _said_day(answers)
+    said = describe(day, None, today_of(ctx), school_of(ctx)) if day else None
+    return answers, ctx.render.macro(FORM.template, "understood", answers=answers, said=said)
+
+
 async def _prepare(ctx: Context, answers: dict) -> dict:
     """Before each question: the conflict check, and the choices the next question offers."""
     answers = {k: v for k, v in (await check_answers(ctx, answers)).items() if k not in ("choices", "slot_choices")}
     if answers.get("type") in TYPES and "course" not in answers:
-        answers["choices"] = await meeting_choices(ctx)
+        answers["choices"] = await meeting_choices(ctx, _said_day(answers))
     if answers.get("type") == "调课" and "original" in answers and "new_slot" not in answers:
         answers["slot_choices"] = await slot_choices(ctx, answers)
     return answers
@@ -162,6 +182,7 @@ FORM = register_form(Form(
     ],
     finish=finish,
     check=_prepare,
+    prefill=_prefill,
     derived=("check", "choices", "slot_choices"),
     initial=lambda word: {"type": word} if word in TYPES else {},  # 调课/停课/代课 say the type; 调停课 asks
 ))

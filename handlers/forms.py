@@ -63,6 +63,9 @@ class Form:
     finish: Callable[[Context, dict], Awaitable[None]]
     # Answers already given by the words that started the form (调课 already says the type).
     initial: Callable[[str], dict] = field(default=lambda words: {})
+    # What a whole sentence already says ("下周三要开会，想调一下课"): (answers, a line echoing it).
+    # Questions it half answers get a draft under answers["drafts"][key], handed to their ``resume``.
+    prefill: Callable[[Context, str, dict], Awaitable[tuple[dict, str]]] | None = None
     # Recomputes derived answers (kept under ``derived`` keys) before each question or the summary.
     check: Callable[[Context, dict], Awaitable[dict]] | None = None
     derived: tuple[str, ...] = ()
@@ -104,6 +107,7 @@ class Fill:
 router = Router("forms")
 FORMS: dict[str, Form] = {}
 CONFIRM_WORDS = {"确认", "提交", "确定", "是"}
+DRAFTS = "drafts"  # answers["drafts"][question key]: what the opening sentence said towards that question
 
 
 def summary_rows(ctx: Context, form: Form, answers: dict) -> list[tuple[str, str]]:
@@ -117,13 +121,57 @@ def register_form(form: Form) -> Form:
     return form
 
 
-async def start_form(ctx: Context, name: str, answers: dict | None = None, *, origin: int | None = None,
-                     prefix: str = "") -> None:
-    """``origin``: the 驳回 run this one resubmits; it reaches ``finish`` as ``answers["resubmit_of"]``."""
+async def start_form(ctx: Context, name: str, answers: dict | None = None, sentence: str = "", *,
+                     origin: int | None = None, prefix: str = "") -> None:
+    """Open the form. ``sentence`` (the words that started it) may already answer some questions;
+    ``origin``: the 驳回 run this one resubmits; it reaches ``finish`` as ``answers["resubmit_of"]``."""
     form = FORMS[name]
     answers = dict(answers or {})
+    if sentence and form.prefill is not None:
+        answers, said = await form.prefill(ctx, sentence, answers)
+        prefix = "\n".join(x for x in (prefix, said) if x)
     await ctx.begin("form", "ask", {"form": name, "answers": answers, "editing": None, "origin": origin})
     await ask_next(ctx, form, answers, prefix=prefix)
+
+
+async def _from_draft(ctx: Context, form: Form, q: Question, answers: dict, lead: str,
+                      origin: int | None) -> tuple[dict, str] | None:
+    """A question half answered by the opening sentence: settle it from its draft, or ask only what is missing.
+
+    Returns (answers, echo) when settled; None when a question was asked (the draft is kept as pending).
+    """
+    drafts = dict(answers.get(DRAFTS) or {})
+    draft = drafts.pop(q.key)
+    answers = {**answers, DRAFTS: drafts}
+    try:
+        value = await q.resume(ctx, "", answers, draft)  # type: ignore[misc]
+    except Reply as asked:
+        await ctx.set_state("ask", {"form": form.name, "answers": answers, "editing": None, "key": q.key,
+                                    "pending": asked.pending, "origin": origin})
+        await ctx.reply_text(lead + asked.text)
+        return None
+    except Invalid:
+        return answers, ""  # the sentence's reading does not fit: the question is asked as usual
+    return _take(ctx, form, q, value, answers)
+
+
+def _take(ctx: Context, form: Form, q: Question, value: Any, answers: dict) -> tuple[dict, str]:
+    """Store an answer (and what it fills); ask again what depended on a changed answer; drop answers
+    that no longer apply. Returns (answers, echo)."""
+    before = dict(answers)
+    answers = dict(answers)
+    if isinstance(value, Fill):
+        answers.update(value.others)
+        value = value.value
+    answers[q.key] = value
+    # An answer given in terms of a changed one no longer means what was meant: ask it again.
+    changed = [k for k in answers if k in before and before[k] != answers[k]]
+    stale = set().union(*(form.dependents(k) for k in changed)) - {q.key}
+    answers = {k: v for k, v in answers.items() if k not in stale}
+    echo = q.echo(ctx, value) if q.echo is not None else ""
+    kept = {k: v for k, v in answers.items()
+            if k in form.derived or k == DRAFTS or any(x.key == k for x in form.active(answers))}
+    return kept, echo
 
 
 async def ask_next(ctx: Context, form: Form, answers: dict, editing: str | None = None, prefix: str = "") -> None:
@@ -132,6 +180,12 @@ async def ask_next(ctx: Context, form: Form, answers: dict, editing: str | None 
     q = next((x for x in form.questions if x.key == editing), None) if editing else form.pending(answers)
     lead = prefix + "\n" if prefix else ""
     origin = (ctx.conversation.data if ctx.conversation else {}).get("origin")
+    if q is not None and not editing and q.resume is not None and q.key in (answers.get(DRAFTS) or {}):
+        settled = await _from_draft(ctx, form, q, answers, lead, origin)
+        if settled is not None:
+            answers, echo = settled
+            await ask_next(ctx, form, answers, prefix="\n".join(x for x in (prefix, echo) if x))
+        return
     if q is not None:
         await ctx.set_state("ask", {"form": form.name, "answers": answers, "editing": editing, "key": q.key,
                                     "origin": origin})
@@ -198,22 +252,36 @@ async def on_form_message(ctx: Context) -> None:
         await ctx.set_state("ask", {**data, "pending": asked.pending})
         await ctx.reply_text(asked.text)
         return
-    before = dict(answers)
-    if isinstance(value, Fill):
-        answers.update(value.others)
-        value = value.value
-    answers[key] = value
-    # An answer given in terms of a changed one no longer means what was meant: ask it again.
-    changed = [k for k in answers if k in before and before[k] != answers[k]]
-    stale = set().union(*(form.dependents(k) for k in changed)) - {key}
-    answers = {k: v for k, v in answers.items() if k not in stale}
-    echo = q.echo(ctx, value) if q.echo is not None else ""
-    # A changed answer may make later questions (in)applicable: drop answers that no longer apply.
-    answers = {k: v for k, v in answers.items()
-               if k in form.derived or any(x.key == k for x in form.active(answers))}
+    # A changed answer may make later questions (in)applicable: _take drops answers that no longer apply.
+    answers, echo = _take(ctx, form, q, value, answers)
     editing = data.get("editing")
     if editing:
         nxt = form.pending(answers)
         await ask_next(ctx, form, answers, editing=nxt.key if nxt else None, prefix=echo)
     else:
         await ask_next(ctx, form, answers, prefix=echo)
+
+
+@router.resume("form")
+async def resume_form(ctx: Context) -> None:
+    """After 帮助/待办/进度 mid-form: the question still waiting (an ask-back, such as 第几节, as it was)."""
+    data = dict(ctx.conversation.data)
+    form = FORMS[data["form"]]
+    answers = dict(data.get("answers", {}))
+    if ctx.conversation.state == "confirm":
+        question = ctx.render.macro(form.template, "summary", rows=summary_rows(ctx, form, answers), answers=answers,
+                                    person=ctx.person)
+    else:
+        q = next((x for x in form.questions if x.key == data.get("key")), None)
+        question = ""
+        if q is not None and q.resume is not None and data.get("pending"):
+            try:
+                await q.resume(ctx, "", answers, data["pending"])
+            except Reply as asked:
+                question = asked.text
+            except Invalid:
+                pass
+        if not question and q is not None:
+            question = ctx.render.macro(form.template, f"ask_{q.key}", answers=answers, person=ctx.person,
+                                        editing=bool(data.get("editing")))
+    await ctx.reply("continue.j2", question=question)

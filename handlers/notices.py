@@ -13,45 +13,11 @@ from bot.buttons import NoticeConfirm
 from bot.context import Context
 from bot.notices import NOTICE, create_notice, send_cards
 from bot.router import Router
-from models import ROLES, Person, Run, Task
+from handlers.audience import resolve_audience
+from models import ROLES, Run, Task
 
 router = Router("notices")
-ALL_WORDS = {"全体", "所有人", "全校", "全部"}
-_SPLIT = re.compile(r"[、，,；;\s]+")
 _DEADLINE = re.compile(r"^(?:(\d{4})[-/.年])?(\d{1,2})[-/.月](\d{1,2})日?(?:\s*(\d{1,2})[:：](\d{2}))?$")
-
-
-async def resolve_audience(s, words: str) -> tuple[list[Person], list[str]]:
-    """'所有教学秘书、机电系辅导员' → people; also the tokens not understood."""
-    people = (await s.execute(select(Person).order_by(Person.department, Person.userid))).scalars().all()
-    departments = sorted({p.department for p in people}, key=len, reverse=True)
-    chosen: dict[str, Person] = {}
-    unknown: list[str] = []
-    for token in [t for t in _SPLIT.split(words.strip()) if t]:
-        t = token
-        for prefix in ("所有", "全体", "各系部", "各系", "全部"):
-            if t.startswith(prefix) and t != prefix:
-                t = t[len(prefix):]
-        if token in ALL_WORDS:
-            chosen.update({p.userid: p for p in people})
-            continue
-        dept = next((d for d in departments if t.startswith(d)), None)
-        rest = t[len(dept):] if dept else t
-        role = None
-        if rest:
-            role = next((r for r in ROLES if rest in (r, r + "们") or rest == r.replace("教务处", "教务处人员")), None)
-            if role is None and rest in ("教师", "老师"):
-                role = "任课教师"
-            if role is None:
-                unknown.append(token)
-                continue
-        if dept is None and role is None:
-            unknown.append(token)
-            continue
-        for p in people:
-            if (dept is None or p.department == dept) and (role is None or role in p.roles):
-                chosen[p.userid] = p
-    return list(chosen.values()), unknown
 
 
 def parse_deadline(text: str, now_local: datetime) -> datetime | None | str:
@@ -126,6 +92,17 @@ async def on_notice(ctx: Context) -> None:
             await send_notice(ctx, data)
         else:
             await ctx.reply("notice/review.j2", data=data, count=len(data["recipients"]), again=True)
+
+
+@router.resume("notice")
+async def resume_notice(ctx: Context) -> None:
+    """After 帮助/待办/进度 while writing a notice: the question still waiting."""
+    data = dict(ctx.conversation.data)
+    count = len(data.get("recipients", []))
+    question = ctx.render.text({"text": "notice/ask_text.j2", "audience": "notice/ask_audience.j2",
+                                "deadline": "notice/ask_deadline.j2", "confirm_needed": "notice/ask_confirm_needed.j2",
+                                "review": "notice/review.j2"}[ctx.conversation.state], data=data, count=count)
+    await ctx.reply("continue.j2", question=question, what="通知")
 
 
 async def send_notice(ctx: Context, data: dict) -> Run:

@@ -1,7 +1,7 @@
 """本周 and 日程 in chat, and the one-tap 启动 on a window reminder.
 
 Both commands read the 校历 through the reminder service, so chat and reminders
-agree on dates; "for my roles" means the workflows a person owns, starts or works on.
+agree on dates; "mine" means the workflows a person owns, starts or works on in their own 系部.
 """
 from __future__ import annotations
 
@@ -16,33 +16,49 @@ from bot.outbound import OutboundMessage
 from bot.reminders.queries import run_for_window
 from bot.router import Router
 from handlers.workflows import begin_workflow
-from models import Person, Reminder
+from models import GENERAL_DEPARTMENT, OFFICE_DEPARTMENT, Person, Reminder
 from workflow.agenda import flow_for_label, week_windows, windows_in
-from workflow.spec import WorkflowSpec
+from workflow.spec import Assignee, Step, WorkflowSpec
 
 router = Router("schedule")
 UPCOMING_DAYS = 30  # 日程 looks this far ahead
 PARTY_ROLES = {"教务处": "教务处", "分管领导": "教务处分管领导"}
 
 
-def spec_roles(spec: WorkflowSpec) -> set[str]:
-    """Every role that owns, starts or does a step of the workflow."""
-    roles = {spec.owner, *spec.starters}
+def my_steps(spec: WorkflowSpec, person: Person) -> list[Step]:
+    """The steps this person does in their own 系部 (a notice they merely receive is not one): a 系部 step
+    is not a 教务处 person's, nor 通识教育部's step another 系部's, nor the starter's 系部主任's a calendar's."""
+    found = []
     for flow in spec.all_flows():
         for step in flow.steps:
-            for a in step.assignees:
-                if a.party in PARTY_ROLES:
-                    roles.add(PARTY_ROLES[a.party])
-                elif a.party == "发起人":
-                    roles.update([a.role] if a.role else spec.starters)
-                else:
-                    roles.add(a.role or "教学秘书")
-    return roles
+            if step.kind != "notice" and any(_does(a, person) for a in step.assignees):
+                found.append(step)
+    return found
+
+
+def _does(a: Assignee, person: Person) -> bool:
+    if a.party in PARTY_ROLES:
+        return person.has_role(PARTY_ROLES[a.party])
+    if a.party == "发起人":
+        return False
+    if a.party == GENERAL_DEPARTMENT:
+        return person.department == GENERAL_DEPARTMENT and person.has_role(a.role or "教学秘书")
+    return a.scope == "all" and person.department != OFFICE_DEPARTMENT and person.has_role(a.role or "教学秘书")
+
+
+def takes_part(spec: WorkflowSpec, person: Person) -> bool:
+    return person.has_role(*spec.starters, spec.owner) or bool(my_steps(spec, person))
+
+
+def my_parts(specs, person: Person) -> dict[str, str]:
+    """For people outside the owning office: what they do in each workflow, by its first step's label."""
+    if person.department == OFFICE_DEPARTMENT:
+        return {}
+    return {code: steps[0].label for code, spec in specs.items() if (steps := my_steps(spec, person))}
 
 
 def _mine(person: Person):
-    mine = set(person.roles)
-    return lambda spec: bool(spec_roles(spec) & mine)
+    return lambda spec: takes_part(spec, person)
 
 
 @router.command("week", "本周")
@@ -64,7 +80,8 @@ async def cmd_week(ctx: Context) -> None:
             due.append(item)
     windows = week_windows(ctx.core.specs, hours.cal, monday, _mine(ctx.person))
     await ctx.reply("schedule/week.j2", monday=monday, sunday=sunday, overdue=overdue, due=due,
-                    later=len(pairs) - len(overdue) - len(due) - undated, undated=undated, windows=windows)
+                    later=len(pairs) - len(overdue) - len(due) - undated, undated=undated, windows=windows,
+                    parts=my_parts(ctx.core.specs, ctx.person))
 
 
 @router.command("schedule", "日程")
@@ -77,7 +94,7 @@ async def cmd_schedule(ctx: Context) -> None:
     upcoming = [w for w in items if w.start >= today]
     ongoing = [w for w in items if w.start < today and w.end <= until]
     await ctx.reply("schedule/upcoming.j2", today=today, until=until, upcoming=upcoming, ongoing=ongoing,
-                    days=UPCOMING_DAYS)
+                    days=UPCOMING_DAYS, parts=my_parts(ctx.core.specs, ctx.person))
 
 
 @router.button(WindowStart, malformed="errors/stale.j2")

@@ -10,6 +10,7 @@ from bot.card_copies import subject_of_task
 from bot.context import Context
 from bot.router import Router
 from handlers.forms import FORMS, start_form
+from handlers.intent import asks, named_workflow
 from handlers.notices import latest_notice_progress, open_notices, remind_latest_notice, send_notice_card
 from handlers.progress_files import files_message
 from workflow.disputes import open_disputes
@@ -27,10 +28,12 @@ OUTCOME_TEMPLATES = {
     "bad_action": "errors/already_done.j2",
 }
 NEEDS_REASON = {"reject", "dispute"}
+START_WORDS = {"是", "是的", "启动", "发起", "确认", "确定", "好", "好的", "1"}
 
 
 # ----- starting -------------------------------------------------------------------
-async def begin_workflow(ctx: Context, words: str, flow_hint: str = "") -> bool:
+async def begin_workflow(ctx: Context, words: str, flow_hint: str = "", sentence: str = "") -> bool:
+    """Start the workflow ``words`` names; ``sentence``, the whole message, may prefill its start form."""
     spec = find_spec(ctx.core.specs, words)
     if spec is None:
         return False
@@ -38,7 +41,7 @@ async def begin_workflow(ctx: Context, words: str, flow_hint: str = "") -> bool:
         await ctx.reply("errors/cannot_start.j2", spec=spec)
         return True
     if spec.start_form:
-        await start_form(ctx, spec.start_form, FORMS[spec.start_form].initial(words))
+        await start_form(ctx, spec.start_form, FORMS[spec.start_form].initial(words), sentence)
         return True
     flows = spec.all_flows()
     if len(flows) > 1:
@@ -93,14 +96,57 @@ async def on_pick_flow(ctx: Context) -> None:
 
 
 @router.fallback
-async def start_by_alias(ctx: Context) -> bool:
-    """调课 / 三大注册 / 1.1 typed alone starts that workflow for those allowed."""
-    if ctx.event.kind != "text" or not ctx.text or " " in ctx.text:
+async def start_by_words(ctx: Context) -> bool:
+    """调课 / 三大注册 / 1.1 typed alone starts that workflow for those allowed; so does a sentence naming
+    one ("老师好，我下周三要去开会，想调一下课"), passing on what it says. A run that would reach every
+    系部 at once is confirmed first; someone not allowed who asks is told who starts it."""
+    if ctx.event.kind != "text" or not ctx.text:
         return False
-    spec = find_spec(ctx.core.specs, ctx.text)
-    if spec is None:
+    if " " not in ctx.text and find_spec(ctx.core.specs, ctx.text) is not None:
+        return await begin_workflow(ctx, ctx.text)
+    found = named_workflow(ctx.core.specs, ctx.text)
+    if found is None:
         return False
-    return await begin_workflow(ctx, ctx.text)
+    spec, word = found
+    if not ctx.core.engine.may_start(ctx.person, spec):
+        if not asks(ctx.text):
+            return False
+        await ctx.reply("errors/cannot_start.j2", spec=spec)
+        return True
+    if spec.start_form:
+        return await begin_workflow(ctx, word, sentence=ctx.text)
+    await ctx.begin("confirm_start", "ask", {"code": spec.code})
+    await ctx.reply("run/confirm_start.j2", spec=spec)
+    return True
+
+
+@router.conversation("confirm_start")
+async def on_confirm_start(ctx: Context) -> None:
+    code = ctx.conversation.data["code"]
+    await ctx.end()
+    if ctx.text in START_WORDS:
+        await begin_workflow(ctx, code)
+        return
+    await ctx.reply("run/not_started.j2", spec=ctx.core.specs[code])
+
+
+@router.resume("confirm_start")
+async def resume_confirm_start(ctx: Context) -> None:
+    question = ctx.render.text("run/confirm_start.j2", spec=ctx.core.specs[ctx.conversation.data["code"]])
+    await ctx.reply("continue.j2", question=question, what="操作")
+
+
+@router.resume("pick_flow")
+async def resume_pick_flow(ctx: Context) -> None:
+    spec = ctx.core.specs[ctx.conversation.data["code"]]
+    await ctx.reply("continue.j2", question=ctx.render.text("run/pick_flow.j2", spec=spec, flows=spec.all_flows()),
+                    what="操作")
+
+
+@router.resume("reason")
+async def resume_reason(ctx: Context) -> None:
+    question = ctx.render.text("task/ask_reason.j2", action=ctx.conversation.data["action"], run=None)
+    await ctx.reply("continue.j2", question=question, what="操作")
 
 
 # ----- decisions on cards -------------------------------------------------------------
@@ -187,7 +233,7 @@ async def _runs_for(ctx: Context, words: str) -> list[Run]:
     return open_runs or runs[:1]
 
 
-@router.command("progress", "进度", takes_args=True)
+@router.command("progress", "进度", takes_args=True, everywhere=True)
 async def cmd_progress(ctx: Context) -> None:
     if not ctx.args and ctx.person.has_role("教务处"):
         if await latest_notice_progress(ctx):

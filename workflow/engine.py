@@ -1,10 +1,7 @@
-"""The workflow engine: walks a spec's steps, creates each person's task,
-applies decisions by compare-and-set, and moves on when a step's join is met.
-
-Every change happens in the caller's transaction. What people must be told goes
-to the :class:`~workflow.notify.Notifier` the runtime gave it, which writes the
-outbox rows in that same transaction, so a decision and its messages commit or
-vanish together. The engine imports only ``models`` and ``workflow``.
+"""The workflow engine: walks a spec's steps, creates each person's task, applies decisions by
+compare-and-set, and moves on when a step's join is met. Every change happens in the caller's
+transaction; what people must be told goes to the runtime's :class:`~workflow.notify.Notifier`,
+which writes outbox rows in that same transaction. Imports only ``models`` and ``workflow``.
 """
 from __future__ import annotations
 
@@ -16,12 +13,12 @@ from typing import Literal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import AuditEntry, Person, Run, Task
+from models import AuditEntry, Person, Run, Task, next_number
 from workflow import authority, reading
 from workflow.assign import Assignment, resolve
 from workflow.hooks import HookRegistry, StepHook
 from workflow.notify import Notifier
-from workflow.people import names, people_with_role, teaching_departments
+from workflow.people import people_with_role, run_owners, teaching_departments
 from workflow.reading import CLOSED
 from workflow.spec import Step, WorkflowSpec
 
@@ -113,7 +110,8 @@ class Engine:
         )
         s.add(run)
         await s.flush()
-        run.record_no = f"{spec.code}-{run.created_at:%Y}-{run.id:04d}"
+        number = await next_number(s, f"run:{spec.code}:{run.created_at:%Y}")  # notices count apart
+        run.record_no = f"{spec.code}-{run.created_at:%Y}-{number:04d}"
         await self.audit(s, run, None, starter.userid, "start", run.title)
         await self._activate(s, run, 0)
         return run
@@ -137,14 +135,10 @@ class Engine:
                 await hook.on_activate(self, s, run, step, tasks)
             if step.kind == "notice":
                 await self._send_notice(s, run, step, tasks)
-                await self._tell_starter(s, run, "run/step_done_starter.j2", step=step)
                 index += 1
                 continue
             for t in tasks:
                 await self.send_task_card(s, run, step, t)
-            if index > 0:
-                await self._tell_starter(s, run, "run/step_waiting_starter.j2", step=step,
-                                         assignees=await names(s, [t.assignee for t in tasks]))
             return
         await self._finish(s, run, "done")
 
@@ -203,7 +197,7 @@ class Engine:
             hook = self.hook(step)
             if hook is not None:
                 await hook.on_complete(self, s, run, step)
-            await self._tell_starter(s, run, "run/step_done_starter.j2", step=step)
+            await self._step_closed_for_starter(s, run, task.step_index)
             await self._activate(s, run, task.step_index + 1)
 
     async def _finish(self, s: AsyncSession, run: Run, status: str, reason: str = "") -> None:
@@ -212,8 +206,13 @@ class Engine:
         await s.execute(update(Task).where(Task.run_id == run.id, Task.status == "open").values(status="cancelled"))
         await self.audit(s, run, None, "system", status, reason)
         if status == "done":
-            targets = sorted({run.started_by, run.owner_userid} - {""})
-            await self.notifier.text(s, targets, "run/done.j2", dict(run=run, spec=self.spec(run)))
+            owners = await run_owners(s, run)
+            values = dict(run=run, spec=self.spec(run))
+            # The 工作标准 checklist is for whoever is accountable; the starter hears "done" once, without it.
+            await self.notifier.text(s, owners, "run/done.j2", {**values, "standards": True})
+            told = self.spec(run).notify_starter and any("starter" in st.templates for st in self.steps(run))
+            if run.started_by not in owners and not told:
+                await self.notifier.text(s, [run.started_by], "run/done.j2", {**values, "standards": False})
 
     # ----- decisions -------------------------------------------------------------
     async def check(self, s: AsyncSession, task_id: int, actor: Person, action: str) -> Decision:
@@ -282,10 +281,7 @@ class Engine:
         await self.notifier.settle(s, run)
 
     async def waiting(self, s: AsyncSession, run: Run) -> list[str]:
-        """Who still has an open task in the run: the people a 撤回 tells."""
-        rows = await s.execute(select(Task.assignee).where(Task.run_id == run.id, Task.status == "open")
-                               .order_by(Task.id))
-        return list(dict.fromkeys(rows.scalars().all()))
+        return await reading.waiting(s, run)
 
     async def withdraw(self, s: AsyncSession, run: Run, actor: Person) -> str:
         """撤回 by the starter while the run is still open: ``ok``, ``forbidden`` or ``stale``."""
@@ -329,6 +325,7 @@ class Engine:
         hook = self.hook(step)
         if hook is not None:  # a skipped step is over too: 教务处 still gets what came in
             await hook.on_complete(self, s, run, step)
+        await self._step_closed_for_starter(s, run, run.step_index)
         await self._activate(s, run, run.step_index + 1)
         await self.notifier.settle(s, run)
         return step
@@ -384,11 +381,19 @@ class Engine:
         s.add(AuditEntry(run_id=run.id if run else None, task_id=task.id if task else None, actor=actor,
                          action=action, detail=detail, at=self.clock()))
 
-    async def _tell_starter(self, s: AsyncSession, run: Run, template: str, force: bool = False, **values) -> None:
-        """The starter hears of each step only where the spec says ``notify_starter`` (or ``force``)."""
-        if not (force or self.spec(run).notify_starter):
+    async def _step_closed_for_starter(self, s: AsyncSession, run: Run, index: int) -> None:
+        """The starter hears each approval and the step the spec marks as theirs (``templates.starter``)."""
+        steps = self.steps(run)
+        step = steps[index]
+        template = step.templates.get("starter") or ("run/step_done_starter.j2" if step.kind == "approve" else "")
+        if not template or not self.spec(run).notify_starter:
             return
-        await self.notifier.text(s, [run.started_by], template, dict(run=run, spec=self.spec(run), **values))
+        values = {**await self._card_values(s, run, step, None),
+                  "next_step": steps[index + 1] if index + 1 < len(steps) else None}
+        if template.endswith(".yaml.j2"):
+            await self.notifier.card(s, [run.started_by], template, values, run=run)
+        else:
+            await self.notifier.text(s, [run.started_by], template, values)
 
     async def _tell_owner(self, s: AsyncSession, run: Run, template: str, **values) -> None:
         targets = [run.owner_userid] if run.owner_userid else [p.userid for p in await people_with_role(s, "教务处")]

@@ -10,7 +10,7 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import GENERAL_DEPARTMENT, OFFICE_DEPARTMENT, Person
+from models import GENERAL_DEPARTMENT, OFFICE_DEPARTMENT, Person, Run, Task
 
 
 async def people_with_role(s: AsyncSession, role: str, department: str | None = None) -> list[Person]:
@@ -33,3 +33,12 @@ async def names(s: AsyncSession, userids: Iterable[str]) -> dict[str, str]:
         return {}
     rows = (await s.execute(select(Person.userid, Person.name).where(Person.userid.in_(ids)))).all()
     return {u: n for u, n in rows}
+
+
+async def run_owners(s: AsyncSession, run: Run) -> list[str]:
+    """Who is accountable for the run: its owner, else those of the owning office who worked on it."""
+    if run.owner_userid:
+        return [run.owner_userid]
+    acted = set((await s.execute(select(Task.acted_by).where(Task.run_id == run.id, Task.acted_by != "")))
+                .scalars())
+    return sorted(p.userid for p in await people_with_role(s, run.owner_role) if p.userid in acted)

@@ -23,7 +23,7 @@ async def approvals(s: AsyncSession, run: Run, steps: list[Step]) -> list[dict]:
                                                Task.status.in_(("done", "rejected")))
                             .order_by(Task.acted_at, Task.id))).scalars().all()
     who = await names(s, [t.acted_by for t in rows])
-    return [dict(step=steps[t.step_index].title, kind=t.kind, name=who.get(t.acted_by, t.acted_by),
+    return [dict(step=steps[t.step_index].label, kind=t.kind, name=who.get(t.acted_by, t.acted_by),
                  action=t.result.get("action", ""), reason=t.result.get("reason", ""), at=t.acted_at)
             for t in rows]
 
@@ -74,3 +74,10 @@ async def open_tasks(s: AsyncSession, userid: str) -> list[tuple[Task, Run]]:
                                    Run.code != "notice")
                             .order_by(Task.id))).all()
     return [(t, r) for t, r in rows]
+
+
+async def waiting(s: AsyncSession, run: Run) -> list[str]:
+    """Who still has an open task in the run: the people a 撤回 tells."""
+    rows = await s.execute(select(Task.assignee).where(Task.run_id == run.id, Task.status == "open")
+                           .order_by(Task.id))
+    return list(dict.fromkeys(rows.scalars().all()))

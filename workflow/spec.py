@@ -23,6 +23,7 @@ Party = Literal["教务处", "系部", "通识教育部", "发起人", "分管�
 Role = Literal["教务处", "教务处分管领导", "系部主任", "教学秘书", "辅导员", "任课教师", "教研室主任"]
 
 _STEP_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+LABEL_MAX = 10  # characters: a step's label fits a card's title line
 
 
 class _Strict(BaseModel):
@@ -41,7 +42,9 @@ class Assignee(_Strict):
 
 class Step(_Strict):
     id: str
-    title: str = Field(min_length=1)  # the handbook's words
+    title: str = Field(min_length=1)  # the handbook's words: the step's description, never a card's instruction
+    # What cards, 进度 and messages call the step: a short action in the reader's voice (系部主任审批).
+    label: str = Field(min_length=2, max_length=LABEL_MAX)
     owner: str = Field(min_length=1)  # the handbook's owner text, e.g. 教务处、系部
     kind: StepKind
     assignees: list[Assignee] = Field(min_length=1)
@@ -58,13 +61,20 @@ class Step(_Strict):
     # confirm: what 有异议 does. note: 教务处 is told and the person's part is done;
     # thread: 教务处 answers 已更正 (the person confirms again) or 维持, and the step waits until then.
     disputes: Literal["note", "thread"] = "note"
-    note: str | None = None  # why an owner or kind was chosen where the handbook is silent
+    note: str | None = None  # why an owner or kind was chosen where the handbook is silent; never shown to users
 
     @field_validator("id")
     @classmethod
     def _slug(cls, v: str) -> str:
         if not _STEP_ID.match(v):
             raise ValueError("步骤 id 只能用小写字母、数字和下划线，且以字母开头")
+        return v
+
+    @field_validator("label")
+    @classmethod
+    def _short_action(cls, v: str) -> str:
+        if re.search(r"[，。；：,.;:（）()\s]", v):
+            raise ValueError("label 是简短的动作（如“系部主任审批”），不要标点和空格")
         return v
 
     @model_validator(mode="after")

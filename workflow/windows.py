@@ -106,7 +106,8 @@ class DateRange(_Strict):
 
 
 class _WindowBase(_Strict):
-    label: str = ""
+    label: str = ""  # shown in reminders, 本周 and 日程
+    note: str | None = None  # why the window was chosen where the handbook is silent; never shown to users
     lead_days: int = Field(default=3, ge=0, le=30)  # remind this many working days before it opens
     auto_start: bool = False  # start the run by itself when the window opens
 

@@ -146,7 +146,7 @@ async def overdue_tasks(s: AsyncSession, core: "BotCore", viewer: Viewer, now: d
     for task_id, step_index, dept, assignee, due_at, run_id, code, flow_id, title in rows:
         steps = core.specs[code].flow(flow_id).steps
         out.append(dict(task_id=task_id, department=dept, due_at=due_at, run_id=run_id, run_title=title,
-                        step=steps[step_index].title if step_index < len(steps) else "",
+                        step=steps[step_index].label if step_index < len(steps) else "",
                         name=who.get(assignee, assignee)))
     return out
 

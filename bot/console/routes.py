@@ -266,7 +266,7 @@ class _Routes:
             run = await self._run(s, request)
             files = await queries.files_for_zip(s, viewer, run, step_id) if run else []
             if files:
-                titles = {st.id: st.title for st in self.core.engine.steps(run)}
+                titles = {st.id: st.label for st in self.core.engine.steps(run)}
                 entries = [(f.path, entry_name(titles.get(f.step_id, f.step_id), f.department or f.userid,
                                                f.id, f.filename)) for f in files]
                 await self.core.engine.audit(s, run, None, viewer.userid, "console_zip", step_id or "all")

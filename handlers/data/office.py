@@ -121,7 +121,7 @@ async def merge_uploads(engine: "Engine", s: AsyncSession, run: Run, step: Step,
         rows += [{DEPARTMENT_COLUMN: part.department, **r} for r in mine]
         counts.append((part.department, len(mine)))
     header = [DEPARTMENT_COLUMN] + [c for c in columns if c != DEPARTMENT_COLUMN]
-    name = _UNSAFE.sub("_", f"{run.record_no}-{step.title[:20]}.xlsx")
+    name = _UNSAFE.sub("_", f"{run.record_no}-{step.label}.xlsx")
     path = produced_path(engine, run, f"{run.record_no}-{step.id}.xlsx")
     await off_loop(write_xlsx, path, header, [[r.get(c, "") for c in header] for r in rows])
     stored = await save_file(engine, s, run, step, path, name)

@@ -39,7 +39,7 @@ async def on_fill(ctx: Context, key: FillForm) -> None:
         await ctx.reply("data/form_missing.j2", run=run, step=step)
         return
     await start_form(ctx, step.form, {TASK: {
-        "id": task.id, "title": run.title, "record_no": run.record_no, "step": step.title,
+        "id": task.id, "title": run.title, "record_no": run.record_no, "step": step.label,
         "reply_ref": ctx.event.reply_ref,
     }})
 

@@ -23,12 +23,16 @@ def _slot(ctx: Context, day: dt.date, first: int, last: int) -> dict:
     return describe(day, Periods(first, last), today_of(ctx), school_of(ctx))
 
 
-async def meeting_choices(ctx: Context) -> list[dict]:
-    """The teacher's meetings from today to the end of next week, in order (at most 12)."""
+async def meeting_choices(ctx: Context, day: dt.date | None = None) -> list[dict]:
+    """The teacher's meetings from today to the end of next week, in order (at most 12); only those on
+    ``day`` when the teacher already said which day ("下周三要开会") and has classes then."""
     today = today_of(ctx)
     end = today + dt.timedelta(days=13 - today.weekday())
+    if day is not None and today <= day:
+        end = max(end, day)
     occ, _pending = await effective_between(ctx.session, calendar_for(ctx.core.settings), today, end)
-    mine = [o for o in occ if o.teacher_userid == ctx.userid][:MAX_MEETINGS]
+    mine = [o for o in occ if o.teacher_userid == ctx.userid]
+    mine = ([o for o in mine if o.date == day] or mine)[:MAX_MEETINGS]
     return [{"course": o.course, "classes": list(o.classes), "room": o.room,
              "slot": _slot(ctx, o.date, o.first, o.last)} for o in mine]
 

@@ -30,6 +30,16 @@ def school_of(ctx: Context) -> SchoolDays:
     return SchoolDays(calendar_for(ctx.core.settings))
 
 
+def draft_from(ctx: Context, sentence: str) -> dict | None:
+    """What a whole sentence says about a day and periods, as a draft for ``answer_slot``; None when nothing
+    (or nothing readable: the question is then asked as usual, never guessed)."""
+    today = today_of(ctx)
+    reading = read(normalise(sentence), today, school_of(ctx).term_of(today))
+    if reading.problem or not (reading.dates or reading.periods):
+        return None
+    return merge({}, reading)
+
+
 def merge(draft: dict, reading: Reading) -> dict:
     """What the new words say wins; what they leave out is kept from before."""
     merged = dict(draft)
@@ -69,6 +79,8 @@ async def answer_slot(ctx: Context, text: str, draft: dict | None, label: str) -
     if draft.get("stage") == "confirm" and words in NO:
         raise Reply(ctx.render.macro(ASK, "again", label=label), pending=None)
     answered = _answer_to_question(draft, words)
+    if answered is None and not words and draft:  # a draft from the sentence that opened the form
+        answered = draft
     if answered is None:
         periods_asked = draft.get("stage") in ("missing_periods", "hint")  # so a bare '3-4' is periods
         reading = read(words, today, school.term_of(today), day_known=periods_asked)

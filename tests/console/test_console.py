@@ -234,7 +234,7 @@ async def test_reassign_skip_and_close_follow_the_authority_rules(wecom, browser
     status, html = await post(b, f"{page}/skip", {"reason": "x"}, page)
     assert "请写明原因" in flash(html)
     status, html = await post(b, f"{page}/skip", {"reason": "本学期不需要"}, page)
-    assert "已跳过“下发审核名单" in flash(html)
+    assert "已跳过“上传注册承诺书" in flash(html)
     status, html = await post(b, f"{page}/close", {"reason": "已在学信网完成"}, page)
     assert "《三大注册》已办结" in flash(html)
     async with w.core.db.session() as s:

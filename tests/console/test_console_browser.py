@@ -55,7 +55,7 @@ async def test_login_overview_and_run_page_in_chromium(base_url, desktop):  # no
 
     await runs.get_by_role("link", name="三大注册").click()
     await expect(page.locator("h1")).to_contain_text("三大注册")
-    await expect(page.locator("#steps")).to_contain_text("拟定三大注册工作方案")
+    await expect(page.locator("#steps")).to_contain_text("拟定注册方案")
     await page.get_by_role("button", name="催办").click()
     await expect(page.locator(".flash.ok")).to_contain_text("已催办")
     await expect(page.locator("#audit")).to_contain_text("催办")

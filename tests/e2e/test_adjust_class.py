@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from tests.support.flows import fill_form
-from tests.support.harness import card_text, pin_today, settled
+from tests.support.harness import card_text, card_url, pin_today, settled
 from tests.support.people import HEAD, LEADER, OFFICE_STAFF as OFFICE, OTHER_HEAD, SECRETARY_IT, TEACHER
 
 TODAY = date(2026, 12, 3)  # a Thursday in 第13教学周 of the shipped 校历
@@ -25,10 +25,13 @@ def _fixed_today(request):
 async def test_full_path_approved(wecom):
     w = wecom
     await fill_form(w)
+    before_submit = w.fake.delivery_counts()[TEACHER]
     await w.say(TEACHER, "确认")
     assert "已提交" in w.last_text(TEACHER)
     card = w.last_card(HEAD)
     assert "待审批" in card["main_title"]["title"] and "电工基础" in card_text(card)
+    # the head's card names the step by its label, never the handbook's instruction to the teacher
+    assert "系部主任审批" in card_text(card) and "填写调停课申请表" not in card_text(card)
     assert not w.cards(OTHER_HEAD)  # only the teacher's own 系部主任
 
     # a wrong approver cannot decide, even with the right button key
@@ -47,16 +50,16 @@ async def test_full_path_approved(wecom):
     leader_card = w.last_card(LEADER)
     assert "陈志荣" in card_text(leader_card)  # the first approval shows with name
     await w.click(LEADER, leader_card, "同意")
-    assert any("分管领导" in t for t in w.texts(TEACHER)) or any("教务处" in t for t in w.texts(TEACHER))
+    assert "赵国民已同意" in w.last_text(TEACHER) and "教务处调整课表" in w.last_text(TEACHER)
 
     # 教务处: both staff get the task; the first to finish closes it for both
     task_card = w.last_card(OFFICE[0])
     stale = w.last_card(OFFICE[1])
-    assert "在教务系统中调整" in card_text(task_card) and "在教务系统中调整" in card_text(stale)
+    assert "教务处调整课表" in card_text(task_card) and "教务处调整课表" in card_text(stale)
     await w.click(OFFICE[0], task_card, "办结")
     # the record step: a task whose card links to the printable record
     record_card = w.last_card(OFFICE[0])
-    assert "打印调停课记录表" in card_text(record_card)
+    assert "教务处盖章记录表" in card_text(record_card)
     assert record_card.get("card_action", {}).get("url", "").startswith("http://campusbot.test/record/") or \
         any("record" in j.get("url", "") for j in record_card.get("jump_list", []))
     await w.click(OFFICE[1], stale, "办结")  # liuyf taps the adjust card late
@@ -68,13 +71,19 @@ async def test_full_path_approved(wecom):
     assert len(sec_cards) == 2
     confirm = sec_cards[-1]
     await w.click(SECRETARY_IT, confirm, "确认已通知")
-    done = w.last_text(TEACHER)
-    assert "已全部办结" in done
 
-    # the teacher heard about every step
-    joined = "\n".join(w.texts(TEACHER))
-    for words in ("系部主任审核签字", "教务处分管领导审核签字", "在教务系统中调整", "通知到调课班级"):
-        assert words in joined, words
+    # One message per decision: submitted, 系部主任 同意, 分管领导 同意, and done with the record.
+    teacher = w.inbox(TEACHER)[before_submit:]
+    assert len(teacher) == 4, [m["content"] for m in teacher]
+    assert "已提交" in teacher[0]["content"]
+    assert "陈志荣已同意" in teacher[1]["content"] and "赵国民已同意" in teacher[2]["content"]
+    done = teacher[3]["card"]
+    assert "已办结" in done["main_title"]["title"] and "/record/" in card_url(done)
+    assert "领取纸质调停课记录表" in card_text(done) and "信息工程系" in card_text(done)
+    # the 工作标准 checklist goes to 教务处, who did the work, never to the teacher
+    assert not any("工作标准" in m["content"] for m in w.inbox(TEACHER))
+    assert any("工作标准" in t and "已全部办结" in t for t in w.texts(OFFICE[0]))
+    assert not any("工作标准" in t for t in w.texts(OFFICE[1]))
 
 
 async def test_reject_asks_reason_and_tells_teacher(wecom):

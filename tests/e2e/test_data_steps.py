@@ -148,7 +148,7 @@ async def test_workload_each_teacher_checks_own_lines_and_disputes_reach_the_off
         assert status == 200
     rows = await download(w, card_url(merged_card(w, words="考勤统计表")))
     assert rows[0] == ["系部"] + ATTENDANCE and len(rows) == 7
-    assert "根据学校的各项课时标准" in card_text(w.last_card(OFFICE))
+    assert "测算课时津贴" in card_text(w.last_card(OFFICE))
     assert (await run_of(w, "1.6")).step_index == 2
 
 

@@ -94,7 +94,7 @@ async def test_every_upload_is_one_tap_from_progress_with_versions_page_and_zip(
     await w.say(OFFICE, "进度 1.1")
     assert "【进度】" in progress_text(w)
     listing = files_text(w)
-    assert "下发审核名单到班级逐一审核" in listing and "汇总异常信息学生名单" in listing
+    assert "上传注册承诺书" in listing and "上报异常学生名单" in listing
     assert "机电工程系 黄福东：[承诺书-更正.pdf]" in listing and "[第1版]" in listing
     links = dict((text, url) for text, url in LINK.findall(listing))
     assert not re.sub(LINK, "", listing).count("http")  # no raw URL outside a link

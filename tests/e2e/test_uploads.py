@@ -54,7 +54,7 @@ async def test_upload_steps_end_to_end(wecom):
 
     # the secretaries' spreadsheet step: a wrong sheet is refused with what is missing, row by row
     sec_card = w.last_card("linms")
-    assert "汇总异常信息学生名单" in card_text(sec_card)
+    assert "上报异常学生名单" in card_text(sec_card)
     url = card_url(sec_card)
     status, html = await upload(w, url, "异常名单.xlsx", xlsx([["学号", "姓名", "班级"], ["2401001", "张三", "机电2401"]]))
     assert status == 422 and "缺少列：异常类型" in html and "说明" not in html.split("缺少列")[1][:20]
@@ -100,7 +100,7 @@ async def test_progress_shows_who_is_behind_with_task_numbers(wecom):
     await w.image("huangfd", PNG, "签字页.png")
     await w.say(OFFICE, "进度 1.1")
     text = progress_text(w)
-    assert "3. 下发审核名单到班级逐一审核" in text and "【进行中】" in text
+    assert "3. 上传注册承诺书" in text and "【进行中】" in text
     assert "✅ 机电工程系 黄福东：已完成" in text
     async with w.core.db.session() as s:
         task = (await s.execute(select(Task).where(Task.assignee == "zhoujs", Task.status == "open"))).scalar_one()

@@ -129,7 +129,7 @@ async def test_adjust_record_is_inert(wecom):
     await w.click(leader, w.last_card(leader), "同意")
     await w.click(office, w.last_card(office), "办结")
     record_card = w.last_card(office)
-    assert "打印调停课记录表" in card_text(record_card)
+    assert "教务处盖章记录表" in card_text(record_card)
     page = local_path(card_url(record_card))
     assert page.startswith("/record/"), page
     path, query = page.split("?", 1)

@@ -84,3 +84,17 @@ async def test_help_depends_on_roles(wecom):
     await w.say(OFFICE, "帮助")
     office = w.last_text(OFFICE)
     assert "通知 —" in office and "催办" in office
+
+
+async def test_notices_and_runs_number_apart(wecom):
+    """A notice is 通知N; a run keeps its own numbers, whatever was sent in between."""
+    w = wecom
+    await compose(w, text="第一条通知")
+    assert "通知1" in w.last_text(OFFICE)
+    await w.say(OFFICE, "启动 1.1")
+    assert "1.1-2026-0001" in w.last_text(OFFICE)
+    await compose(w, text="第二条通知")
+    assert "通知2" in w.last_text(OFFICE)
+    await w.say(OFFICE, "启动 1.2")
+    assert "1.2-2026-0001" in w.last_text(OFFICE)
+    assert any("通知2" in str(c) for c in w.cards("caiqh"))  # the secretary's card carries the number

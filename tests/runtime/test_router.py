@@ -229,7 +229,7 @@ class _Run:
 
     id = 9
     title = "期末考试安排"
-    record_no = "TZ-2026-0009"
+    record_no = "通知9"
     data = {"text": "请各系部核对监考安排", "deadline": "", "audience": "全体"}
 
 
@@ -277,10 +277,11 @@ def test_the_app_routes_in_the_listed_order():
     dp = build_dispatcher()
     assert [c.id for c in dp.all_commands()] == [
         "notice", "start", "todo", "progress", "remind", "withdraw", "skip", "reassign", "help", "week", "schedule",
-        "my_timetable", "next_timetable", "class_timetable", "room_timetable"]
-    assert [r.name for r in dp.chain()][1:] == ["notices", "workflows", "schedule", "timetable", "forms", "step_form",
-                                                "uploads"]
-    assert {c.id for c in dp.all_commands() if c.everywhere} == {"help", "todo"}
+        "my_timetable", "next_timetable", "class_timetable", "room_timetable", "timetable_upload"]
+    assert [r.name for r in dp.chain()][1:] == ["notices", "workflows", "schedule", "timetable", "timetable_upload",
+                                                "forms", "step_form", "uploads"]
+    # these also act mid-form, and then the form repeats its question
+    assert {c.id for c in dp.all_commands() if c.everywhere} == {"help", "todo", "progress"}
 
 
 def test_card_buttons_exist_before_any_engine_is_built():

@@ -43,7 +43,7 @@ def spans(cal: SchoolCalendar, window: dict, start: date = YEAR_START, end: date
 def spec(code: str, name: str, *windows: dict) -> WorkflowSpec:
     return WorkflowSpec.model_validate({
         "code": code, "name": name, "category": "教学运行", "windows": list(windows),
-        "steps": [{"id": "do", "title": "办理", "owner": "教务处", "kind": "task", "assignees": [{"party": "教务处"}]}],
+        "steps": [{"id": "do", "title": "办理", "label": "办理", "owner": "教务处", "kind": "task", "assignees": [{"party": "教务处"}]}],
     })
 
 

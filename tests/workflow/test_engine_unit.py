@@ -41,7 +41,7 @@ def _spec(code: str, *steps: dict, starters=("教务处",), notify_starter=False
 
 
 def _step(id: str, kind: str, *assignees: dict, join: str = "all", handler: str | None = None) -> dict:
-    return dict(id=id, title=f"步骤{id}", owner="测试", kind=kind, assignees=list(assignees), join=join,
+    return dict(id=id, title=f"步骤{id}", label=f"步骤{id}"[:10], owner="测试", kind=kind, assignees=list(assignees), join=join,
                 handler=handler)
 
 
@@ -178,7 +178,7 @@ async def test_a_step_fans_out_per_department_and_waits_for_every_group(db, engi
     assert await act(db, engine, run_id, "leader", "approve") == "ok"
     async with db.session() as s:
         run = await s.get(Run, run_id)
-        assert run.status == "done" and run.finished_at == NOW and run.record_no == f"9.1-2026-{run_id:04d}"
+        assert run.status == "done" and run.finished_at == NOW and run.record_no == "9.1-2026-0001"
     assert notifier.templates_to("office1") == ["run/done.j2"]
 
 
@@ -192,7 +192,7 @@ async def test_join_any_lets_the_first_group_close_the_step(db, engine, notifier
     assert "office1" not in tasks
 
 
-async def test_nobody_approves_their_own_request_and_the_starter_hears_each_step(db, engine, notifier):
+async def test_nobody_approves_their_own_request_and_the_starter_hears_each_decision(db, engine, notifier):
     async with db.session() as s:
         head = await s.get(Person, "head_b")
         head.roles_text = "系部主任;任课教师"
@@ -201,7 +201,20 @@ async def test_nobody_approves_their_own_request_and_the_starter_hears_each_step
     assert "head_b" not in tasks
     assert {u for u, (status, index, _) in tasks.items() if status == "open"} == {"office1", "office2"}
     assert ("text", ("office1", "office2"), "run/no_assignee.j2") in [(t.how, t.userids, t.template) for t in notifier.told]
-    assert "run/step_waiting_starter.j2" in notifier.templates_to("head_b")
+    assert notifier.templates_to("head_b") == []  # no message per step: only decisions reach the starter
+    assert await act(db, engine, run_id, "office1", "approve") == "ok"
+    assert notifier.templates_to("head_b") == ["run/step_done_starter.j2", "run/done.j2"]
+    done = notifier.to("head_b")[-1]
+    assert done.values["standards"] is False  # the 工作标准 checklist is not the starter's
+    assert [(t.template, t.values["standards"]) for t in notifier.to("office1") if t.template == "run/done.j2"] == \
+        [("run/done.j2", True)]  # the 教务处 person who acted is accountable for the run
+
+
+async def test_each_workflow_numbers_its_own_runs(db, engine, notifier):
+    ids = [await _start(db, engine, code, "office1") for code in ("9.2", "9.4", "9.2")]
+    async with db.session() as s:
+        numbers = [(await s.get(Run, i)).record_no for i in ids]
+    assert numbers == ["9.2-2026-0001", "9.4-2026-0001", "9.2-2026-0002"]
 
 
 # ----- decisions: compare-and-set and 驳回 ---------------------------------------------------------------

@@ -49,6 +49,34 @@ def test_every_step_has_owner_title_and_assignees(specs):
             assert step.assignees, (code, step.id)
 
 
+def test_every_step_has_a_short_label_in_the_readers_voice(specs):
+    """Cards and 进度 say the label; the handbook's sentence stays the step's title (its description)."""
+    for code, spec in specs.items():
+        for step in _steps(spec):
+            assert 2 <= len(step.label) <= 10, (code, step.id, step.label)
+            assert step.label != step.title or len(step.title) <= 10, (code, step.id)
+    adjust = {s.id: s.label for s in _steps(specs["1.4"])}
+    assert adjust["dept_approve"] == "系部主任审批" and adjust["adjust"] == "教务处调整课表"
+    assert adjust["notify_class"] == "通知班级"
+
+
+def test_a_missing_or_long_label_is_named(tmp_path):
+    err = _broken(tmp_path, "2.9.yaml", lambda d: d["steps"][2].pop("label"))
+    assert any("2.9.yaml" in p and "step s3" in p and "label" in p for p in err.problems), err.problems
+    err = _broken(tmp_path, "2.9.yaml", lambda d: d["steps"][2].update(label="审核系部顶岗实习方案并反馈意见"))
+    assert any("step s3" in p and "label" in p for p in err.problems), err.problems
+
+
+def test_internal_notes_stay_out_of_what_people_read(specs):
+    """手册未写… and other notes live in ``note`` fields (steps and windows), never in labels."""
+    for code, spec in specs.items():
+        for window in spec.windows:
+            assert "手册未" not in window.label and "：" not in window.label, (code, window.label)
+        for step in _steps(spec):
+            assert "手册未" not in step.label and "手册此步" not in step.label, (code, step.id)
+    assert any(w.note for w in specs["3.9"].windows)
+
+
 def test_steps_owned_by_both_go_to_both_and_join_all(specs):
     for code, spec in specs.items():
         for step in _steps(spec):
@@ -98,7 +126,7 @@ def test_a_sheet_may_come_in_any_office_format(specs):
 
 
 def test_optional_columns_need_required_ones_and_never_overlap():
-    base = dict(id="s1", title="上报名单", owner="系部", kind="upload", assignees=[{"party": "系部"}])
+    base = dict(id="s1", title="上报名单", label="上报名单", owner="系部", kind="upload", assignees=[{"party": "系部"}])
     with pytest.raises(ValidationError, match="必填列"):
         Step(**base, optional_columns=["说明"])
     with pytest.raises(ValidationError, match="既必填又选填"):

@@ -204,6 +204,14 @@ def guess_assignees(title: str, owner: str, kind: str) -> tuple[list[dict], str,
     return out, join, note
 
 
+def draft_label(title: str) -> str:
+    """A first draft of the step's short label (its first clause, at most 10 characters), to be curated by hand."""
+    clause = re.split(r"[，,、；;。（(]", title)[0]
+    clause = re.sub(r"[\s：:）)“”《》]", "", clause)
+    clause = re.sub(r"^(各系部|系部|教务处|教学秘书)(?=.{2})", "", clause)
+    return clause[:10] if len(clause) >= 2 else "办理本步"
+
+
 def build_steps(raw: list[tuple[str, str]], office: list[str], dept: list[str]) -> list[dict]:
     """Spec steps for one flow; ``office``/``dept`` are the 职责 cells used to guess missing owners."""
     steps = []
@@ -216,8 +224,8 @@ def build_steps(raw: list[tuple[str, str]], office: list[str], dept: list[str]) 
         assignees, join, note = guess_assignees(title, owner, kind)
         if note:
             notes.append(note)
-        step: dict[str, Any] = {"id": f"s{n}", "title": title, "owner": owner, "kind": kind,
-                                "assignees": assignees}
+        step: dict[str, Any] = {"id": f"s{n}", "title": title, "label": draft_label(title), "owner": owner,
+                                "kind": kind, "assignees": assignees}
         if join != "all":
             step["join"] = join
         if notes:
