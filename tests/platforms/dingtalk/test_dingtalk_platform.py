@@ -8,18 +8,17 @@ import itertools
 import json
 import os
 import time
-from datetime import date
-
 import pytest
 
 from tests.support.fakedingtalk import TOPIC_CARD, TOPIC_ROBOT, FakeDingTalk
-from tests.support.harness import PhoneView, pin_today
+from tests.support.clock import school_clock
+from tests.support.harness import PhoneView
+from tests.support.databases import seeded
 
 CLIENT_ID, SECRET = "dingfakeapp0001", "ding-test-secret"
 TEACHER, HEAD, OTHER_HEAD, LEADER = "sunlt", "chenzr", "xuhm", "zhaogm"
 OFFICE = ("wangjw", "liuyf")
 SECRETARY_IT = "guoyan"
-TODAY = date(2026, 12, 3)
 _msg_ids = itertools.count(int(time.time()) * 1000)
 
 
@@ -90,16 +89,13 @@ def card_text(card: dict) -> str:
 async def dingtalk(aiohttp_client, db_url, tmp_path, fake_dingtalk):
     """The app in production mode with only DingTalk configured, the demo directory imported."""
     from bot.app import CORE, create_app
-    from bot.seed import seed_demo
 
-    app = create_app(dingtalk_settings(db_url, tmp_path, fake_dingtalk), "serve", start_workers=False)
+    await seeded(db_url)
+    app = create_app(dingtalk_settings(db_url, tmp_path, fake_dingtalk), "serve", start_workers=False,
+                     clock=school_clock())
     client = await aiohttp_client(app)
-    async with app[CORE].db.session() as s:
-        await seed_demo(s)
     await fake_dingtalk.wait_connected()
-    h = DingTalkHarness(client, app[CORE], fake_dingtalk)
-    pin_today(h.core, TODAY)
-    return h
+    return DingTalkHarness(client, app[CORE], fake_dingtalk)
 
 
 # ----- configuration -------------------------------------------------------------------------
