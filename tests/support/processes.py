@@ -68,7 +68,8 @@ class Server:
                                      stdout=self._log, stderr=subprocess.STDOUT)
 
     def __enter__(self) -> "Server":
-        for _ in range(150):
+        deadline = time.time() + 90  # a loaded machine takes long to start Python
+        while time.time() < deadline:
             try:
                 urllib.request.urlopen(self.base + "/healthz", timeout=1).read()
                 return self
