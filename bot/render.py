@@ -14,6 +14,9 @@ import yaml
 from bot.buttons import CARD_KEYS
 from bot.outbound import Button, Card, OutboundMessage, button_style
 
+# libyaml's safe loader when PyYAML was built with it (the wheels are): several times faster per card.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 MESSAGES = Path(__file__).resolve().parent.parent / "messages"
 CN_TZ = timedelta(hours=8)
 
@@ -62,7 +65,7 @@ class Renderer:
         return self.env.get_template(name).render(**ctx)
 
     def card(self, name: str, **ctx) -> Card:
-        data = yaml.safe_load(self.env.get_template(name).render(**ctx)) or {}
+        data = yaml.load(self.env.get_template(name).render(**ctx), Loader=SAFE_LOADER) or {}
         return Card(
             title=str(data.get("title", "")),
             description=str(data.get("description", "") or ""),

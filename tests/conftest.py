@@ -1,5 +1,7 @@
 """Shared fixtures: a real database (SQLite, and PostgreSQL when
-CAMPUSBOT_TEST_DATABASE_URL is set), the fake WeCom API, and the app over real HTTP."""
+CAMPUSBOT_TEST_DATABASE_URL is set; under pytest-xdist each worker's own, see tests/support/databases.py),
+the fake WeCom API, and the app over real HTTP.
+Every app built here runs on tests/support/clock.py's school_clock(): the real date never matters."""
 from __future__ import annotations
 
 import os
@@ -9,8 +11,17 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-PG_URL = os.environ.get("CAMPUSBOT_TEST_DATABASE_URL", "")
+from tests.support.databases import ensure_database, per_worker
+
+PG_URL = per_worker(os.environ.get("CAMPUSBOT_TEST_DATABASE_URL", ""))
+if PG_URL:
+    os.environ["CAMPUSBOT_TEST_DATABASE_URL"] = PG_URL  # tests/reliability/support.py reads it too
 PG_SKIP = "PostgreSQL run skipped: set CAMPUSBOT_TEST_DATABASE_URL (e.g. postgresql+asyncpg://postgres@127.0.0.1/test)"
+
+
+def pytest_configure(config) -> None:
+    if PG_URL and os.environ.get("PYTEST_XDIST_WORKER"):
+        ensure_database(PG_URL)
 
 
 async def _reset_postgres(url: str) -> None:
@@ -60,21 +71,18 @@ async def fake_dingtalk():
 
 @pytest.fixture
 async def dingtalk(aiohttp_client, db_url, tmp_path, fake_dingtalk):
-    """The app in production mode with only DingTalk configured, the demo directory imported, its day TODAY."""
+    """The app in production mode with only DingTalk configured, the demo directory imported, on the school clock."""
     from bot.app import CORE, create_app
-    from bot.seed import seed_demo
+    from tests.support.clock import school_clock
+    from tests.support.databases import seeded
     from tests.support.dingtalk_harness import DingTalkHarness, dingtalk_settings
-    from tests.support.flows import TODAY
-    from tests.support.harness import pin_today
 
-    app = create_app(dingtalk_settings(db_url, tmp_path, fake_dingtalk), "serve", start_workers=False)
+    await seeded(db_url)
+    app = create_app(dingtalk_settings(db_url, tmp_path, fake_dingtalk), "serve", start_workers=False,
+                     clock=school_clock())
     client = await aiohttp_client(app)
-    async with app[CORE].db.session() as s:
-        await seed_demo(s)
     await fake_dingtalk.wait_connected()
-    h = DingTalkHarness(client, app[CORE], fake_dingtalk)
-    pin_today(h.core, TODAY)
-    return h
+    return DingTalkHarness(client, app[CORE], fake_dingtalk)
 
 
 @pytest.fixture
@@ -95,13 +103,13 @@ def wecom_settings(db_url: str, tmp_path: Path, fake_wecom):
 async def wecom(aiohttp_client, wecom_settings, fake_wecom):
     """The app in production mode over real HTTP, the demo directory imported, workers driven by the test."""
     from bot.app import CORE, create_app
-    from bot.seed import seed_demo
+    from tests.support.clock import school_clock
     from tests.support.harness import WeComHarness
+    from tests.support.databases import seeded
 
-    app = create_app(wecom_settings, "serve", start_workers=False)
+    await seeded(wecom_settings.database_url)  # migrated, the demo directory and 课表 in
+    app = create_app(wecom_settings, "serve", start_workers=False, clock=school_clock())
     client = await aiohttp_client(app)
-    async with app[CORE].db.session() as s:
-        await seed_demo(s)
     return WeComHarness(client, app[CORE], fake_wecom)
 
 
@@ -110,15 +118,15 @@ async def devchat(aiohttp_client, tmp_path: Path) -> "DevchatHarness":
     """The app in demo mode over real HTTP, the demo directory imported, workers driven by the test."""
     from bot.app import CORE, create_app
     from bot.config import Settings
-    from bot.seed import seed_demo
+    from tests.support.clock import school_clock
     from tests.support.devchat_harness import DevchatHarness
+    from tests.support.databases import seeded
 
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/d.db", data_dir=tmp_path / "data",
                         public_url="http://campusbot.test")
-    app = create_app(settings, "demo", start_workers=False)
+    await seeded(settings.database_url)
+    app = create_app(settings, "demo", start_workers=False, clock=school_clock())
     client = await aiohttp_client(app)
-    async with app[CORE].db.session() as s:
-        await seed_demo(s)
     return DevchatHarness(client, app[CORE])
 
 
@@ -140,19 +148,18 @@ async def browsers(wecom):
 
 @pytest.fixture
 async def base_url(aiohttp_server, tmp_path: Path) -> str:
-    """The demo app with its real workers, on a free port the app knows (its card links point at it)."""
-    import socket
-
+    """The demo app with its real workers, on a free port the app knows (its card links point at it);
+    its clock is pinned like the harness's, so what people type may name dates of SCHOOL_NOW's week."""
     from bot.app import CORE, create_app
     from bot.config import Settings
+    from tests.support.clock import school_clock
     from tests.support.people import seed
+    from tests.support.processes import _free_port
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = _free_port()
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db", data_dir=tmp_path,
                         host="127.0.0.1", port=port, public_url=f"http://127.0.0.1:{port}")
-    app = create_app(settings, mode="demo")
+    app = create_app(settings, mode="demo", clock=school_clock())
     server = await aiohttp_server(app, host="127.0.0.1", port=port)
     await seed(app[CORE])
     return str(server.make_url("")).rstrip("/")

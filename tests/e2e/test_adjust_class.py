@@ -153,7 +153,7 @@ async def test_restart_mid_form_resumes(wecom, wecom_settings, aiohttp_client):
     await w.say(TEACHER, "调课")
     await w.say(TEACHER, "电工基础")
     # a new process over the same database
-    app2 = create_app(wecom_settings, "serve", start_workers=False)
+    app2 = create_app(wecom_settings, "serve", start_workers=False, clock=w.core.clock)
     from bot.app import CORE
 
     client2 = await aiohttp_client(app2)

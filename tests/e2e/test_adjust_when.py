@@ -50,7 +50,7 @@ async def test_asked_back_until_settled_across_a_restart(wecom, wecom_settings, 
     await w.say(TEACHER, "第3节和第4节")
     assert "第3-4节是哪一天" in w.last_text(TEACHER)
 
-    app2 = create_app(wecom_settings, "serve", start_workers=False)  # a restart mid-question
+    app2 = create_app(wecom_settings, "serve", start_workers=False, clock=w.core.clock)  # a restart mid-question
     w2 = WeComHarness(await aiohttp_client(app2), app2[CORE], w.fake)
     pin_today(w2.core, TODAY)
     await w2.say(TEACHER, "周三")

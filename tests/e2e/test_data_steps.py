@@ -258,7 +258,7 @@ async def test_form_is_restart_safe(wecom, wecom_settings, aiohttp_client):
     await w.say(OFFICE, "启动 2.2")  # 计算机等级考试: the form is its second step
     await w.click("guoyan", w.last_card("guoyan"), "填写")
     await w.say("guoyan", "60")
-    app2 = create_app(wecom_settings, "serve", start_workers=False)
+    app2 = create_app(wecom_settings, "serve", start_workers=False, clock=w.core.clock)
     w2 = WeComHarness(await aiohttp_client(app2), app2[CORE], w.fake)
     await w2.say("guoyan", "60")
     assert "请核对" in w2.last_text("guoyan")

@@ -186,7 +186,7 @@ async def test_restart_mid_run_continues(wecom, wecom_settings, aiohttp_client):
     await finish_office_tasks(w, run)
     await w.click("linms", w.last_card("linms"), "办结")
 
-    app2 = create_app(wecom_settings, "serve", start_workers=False)  # a new process, the same database
+    app2 = create_app(wecom_settings, "serve", start_workers=False, clock=w.core.clock)  # a new process, same db
     w2 = WeComHarness(await aiohttp_client(app2), app2[CORE], w.fake)
     await w2.click("guoyan", w.last_card("guoyan"), "办结")  # cards sent before the restart still work
     await w2.click("caiqh", w.last_card("caiqh"), "办结")

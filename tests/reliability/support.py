@@ -9,7 +9,6 @@ import asyncio
 import csv
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.fakewecom import FakeWeCom
+from tests.support.processes import _free_port as free_port  # noqa: F401 - the reliability tests' name for it
 from tests.support.wecom_helpers import AES_KEY, AGENT_ID, CORP_ID, TOKEN, signed_post, text_xml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,12 +43,6 @@ async def start_fake() -> FakeWeCom:
     fake = FakeWeCom(corp_id=CORP_ID, secret=SECRET)
     await fake.start()
     return fake
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def serve_env(db_url: str, fake: FakeWeCom, port: int, data_dir: Path) -> dict[str, str]:
@@ -107,7 +101,7 @@ class Serve:
             self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=self.cwd, env=self.env,
                                          stdout=log, stderr=subprocess.STDOUT)
         async with aiohttp.ClientSession() as http:
-            for _ in range(300):
+            while time.time() < self.launched_at + 90:  # a loaded machine takes long to start Python
                 if self.proc.poll() is not None:
                     raise AssertionError(f"{self.name} exited: {log_path.read_text(errors='replace')[-2000:]}")
                 try:

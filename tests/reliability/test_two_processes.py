@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import date, datetime, timedelta, timezone
 
 import aiohttp
 import pytest
@@ -23,18 +24,22 @@ from tests.reliability.support import (
     PG_SKIP, PG_URL, Serve, free_port, import_directory, post_callback, reset_postgres, say, serve_env,
     start_fake, wait_for, write_directory,
 )
+from tests.support.flows import school_days
 from tests.support.wecom_helpers import template_card_event_xml
 
 HEADS = ("chenzr", "fangzr")  # both 系部主任 of 机电工程系
 LEADER = "zhaogm"  # 教务处分管领导
 TEACHERS = ("sunlt", "hezq", "maqiang", "t90001", "t90002")  # five races: one is rarely enough to catch a bug
-# Each request asks for its own new slot: the same class in one slot twice would be a conflict to explain.
-NEW_SLOTS = ["12月4日 第1-2节", "12月4日 第3-4节", "12月4日 第5-6节", "12月4日 第7-8节", "12月7日 第1-2节",
-             "12月7日 第3-4节", "12月7日 第5-6节", "12月7日 第7-8节"]
+PERIODS = ("第1-2节", "第3-4节", "第5-6节", "第7-8节")
 
 
-def answers(i: int) -> list[str]:
-    return ["调课", "电工基础", "计网2401", "12月3日 第3-4节", "实训楼A301", NEW_SLOTS[i], "不变", "参加比赛"]
+def answers(today: date) -> list[list[str]]:
+    """Each teacher's 调课 answers. The processes read today from the machine's clock, so the days are counted
+    from it; each request asks for its own new slot (the class in one slot twice would be a conflict to explain)."""
+    first, *later = school_days(today, 3)
+    slots = [f"{d.month}月{d.day}日 {p}" for d in later for p in PERIODS]
+    return [["调课", "电工基础", "计网2401", f"{first.month}月{first.day}日 第3-4节", "实训楼A301", slots[i], "不变",
+             "参加比赛"] for i in range(len(TEACHERS))]
 
 
 def approval_cards(fake, userid: str) -> list[dict]:
@@ -57,6 +62,7 @@ async def quiet(engine) -> bool:
 
 @pytest.mark.skipif(not PG_URL, reason=PG_SKIP)
 async def test_same_card_tapped_at_once_in_two_processes(tmp_path):
+    forms = answers((datetime.now(timezone.utc) + timedelta(hours=8)).date())  # Beijing's today, as serve reads it
     await reset_postgres(PG_URL)
     fake = await start_fake()
     engine = create_async_engine(PG_URL)
@@ -75,7 +81,7 @@ async def test_same_card_tapped_at_once_in_two_processes(tmp_path):
         async with aiohttp.ClientSession() as http:
             async def request(i: int, teacher: str) -> None:
                 via = (a, b)[i % 2]
-                for j, words in enumerate(answers(i) + ["确认"]):
+                for j, words in enumerate(forms[i] + ["确认"]):
                     await say(http, via.base, teacher, words, 80_000_000 + i * 100 + j)
 
             await asyncio.gather(*(request(i, t) for i, t in enumerate(TEACHERS)))

@@ -10,14 +10,14 @@ from sqlalchemy import func, select
 from bot.app import CORE, create_app
 from bot.heartbeat import STALE_AFTER
 from bot.inbound import InboundWorker
-from models import Inbound, utcnow
+from models import Inbound
 from tests.support.harness import WeComHarness
 from tests.support.wecom_helpers import text_xml
 
 
 async def test_two_processes_keep_each_users_order(wecom, wecom_settings, aiohttp_client):
     w = wecom
-    app2 = create_app(wecom_settings, "serve", start_workers=False)
+    app2 = create_app(wecom_settings, "serve", start_workers=False, clock=w.core.clock)
     client2 = await aiohttp_client(app2)
     core2 = app2[CORE]
     answers = ["调课", "电工基础", "计网2401", "12月3日 第3-4节", "实训楼A301", "12月4日 第1-2节", "不变", "参加比赛"]
@@ -42,7 +42,7 @@ async def test_retry_after_restart_has_no_effect(wecom, wecom_settings, aiohttp_
     w = wecom
     await w.say("sunlt", "调课", msg_id=4242)
     n = len(w.texts("sunlt"))
-    app2 = create_app(wecom_settings, "serve", start_workers=False)
+    app2 = create_app(wecom_settings, "serve", start_workers=False, clock=w.core.clock)
     client2 = await aiohttp_client(app2)
     w2 = WeComHarness(client2, app2[CORE], w.fake)
     await w2.say("sunlt", "调课", msg_id=4242)
@@ -64,7 +64,7 @@ async def test_pending_updates_survive_a_crash(wecom, wecom_settings, aiohttp_cl
     """Acknowledged but not yet processed when the process died: processed after restart."""
     w = wecom
     await w.post(text_xml("linms", "帮助", 5_000_001), settle=False)
-    app2 = create_app(wecom_settings, "serve", start_workers=False)
+    app2 = create_app(wecom_settings, "serve", start_workers=False, clock=w.core.clock)
     client2 = await aiohttp_client(app2)
     await app2[CORE].settle()
     assert "您可以" in w.last_text("linms")
@@ -74,7 +74,7 @@ async def test_a_dead_processs_lease_is_free_once_its_heartbeat_is_stale(wecom, 
     """A process took linms's lease and was killed: its heartbeat stops, so another takes over in seconds,
     not when the 60 s lease runs out; while it still beats, nobody else serves linms."""
     w = wecom
-    dead = InboundWorker(create_app(wecom_settings, "serve", start_workers=False)[CORE])
+    dead = InboundWorker(create_app(wecom_settings, "serve", start_workers=False)[CORE], clock=w.core.clock)
     await dead.heartbeat.beat()
     assert await dead._acquire("linms")
     await w.post(text_xml("linms", "帮助", 6_000_001), settle=False)
@@ -83,7 +83,7 @@ async def test_a_dead_processs_lease_is_free_once_its_heartbeat_is_stale(wecom, 
     await asyncio.gather(*w.core.worker.active.values())
     assert await pending(w.core) == 1, "a live holder's lease is respected"
 
-    soon = utcnow() + STALE_AFTER + timedelta(seconds=1)
+    soon = w.core.clock() + STALE_AFTER + timedelta(seconds=1)
     survivor = InboundWorker(w.core, clock=lambda: soon)
     await survivor.run_until_idle()
     assert await pending(w.core) == 0
@@ -95,7 +95,7 @@ async def test_one_update_taken_by_two_processes_is_done_once(wecom, wecom_setti
     """Even if two processes ever work on one update at once (a lease wrongly taken), the 'done' mark is a
     compare-and-set: one commits, the other rolls back, and one reply goes out."""
     w = wecom
-    other = create_app(wecom_settings, "serve", start_workers=False)[CORE]
+    other = create_app(wecom_settings, "serve", start_workers=False, clock=w.core.clock)[CORE]
     await w.post(text_xml("linms", "帮助", 6_100_001), settle=False)
     a, b = InboundWorker(w.core), InboundWorker(other)
     await asyncio.gather(a._process_next("linms"), b._process_next("linms"))

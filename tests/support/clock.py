@@ -1,23 +1,34 @@
-"""A clock tests set by hand: ``core.clock = ManualClock(...)``."""
+"""The app's clock in tests: the harness fixtures pin it to SCHOOL_NOW, whatever the real date;
+a test may also set it by hand (``core.clock = ManualClock(...)``)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import time
+from datetime import date, datetime, timedelta
+
+# 10:00 in Beijing (naive UTC, like every stored time) on a Thursday in 第13教学周 of the shipped 校历.
+SCHOOL_NOW = datetime(2026, 12, 3, 2, 0)
+TODAY: date = (SCHOOL_NOW + timedelta(hours=8)).date()
 
 
 class ManualClock:
-    """Returns ``now`` (naive UTC, like every stored time) until a test moves it."""
+    """Returns ``now`` (naive UTC) until a test moves it; a ``running`` one ticks on from there at real speed,
+    so leases, heartbeats and retry backoffs still expire while the date stays where it was put."""
 
-    def __init__(self, now: datetime):
-        self.now = now
+    def __init__(self, now: datetime, *, running: bool = False):
+        self.running = running
+        self.set(now)
 
     def __call__(self) -> datetime:
+        if self.running:
+            return self.now + timedelta(seconds=time.monotonic() - self._set_at)
         return self.now
 
     def set(self, now: datetime) -> None:
         self.now = now
+        self._set_at = time.monotonic()
 
     def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
+        self.set(self() + timedelta(**delta))
         return self.now
 
 
@@ -34,3 +45,8 @@ class ShiftedClock:
     def advance(self, **delta: float) -> datetime:
         self.offset += timedelta(**delta)
         return self()
+
+
+def school_clock() -> ManualClock:
+    """The clock every in-process app of the tests runs on: SCHOOL_NOW, ticking."""
+    return ManualClock(SCHOOL_NOW, running=True)

@@ -2,12 +2,17 @@
 runs and tasks behind the cards, and acting on whatever a task's card asks."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot.composition import build_hooks
+from handlers.when.school import SchoolDays
 from models import Run, Task
+from workflow.calendar import DEFAULT_CALENDAR_FILE, load_calendar
+from workflow.timetable.conflicts import calendar_conflicts
+from tests.support.clock import TODAY  # noqa: F401 - the day every harness app's clock is pinned to
 from tests.support.files import JPEG, xlsx
 from tests.support.harness import card_text, card_url
 from tests.support.pages import upload
@@ -31,6 +36,19 @@ async def fill_form(w, userid=TEACHER, kind="调课", class_name="计网2401"):
     summary = w.last_text(userid)
     assert "请核对调停课申请" in summary and "电工基础" in summary, w.texts(userid)[-6:]
     return summary
+
+
+def school_days(today: date, count: int) -> list[date]:
+    """The first ``count`` days from ``today`` on that the 调课 form takes without asking back (working days
+    of teaching weeks, no exam week, before the next term starts). For tests of real ``campusbot`` processes,
+    whose clock is the machine's: harness apps run on TODAY instead."""
+    cal = load_calendar(DEFAULT_CALENDAR_FILE)
+    span = (SchoolDays(cal).horizon(today) - today).days + 1
+    found = [d for d in (today + timedelta(days=i) for i in range(span))
+             if cal.is_workday(d) and not calendar_conflicts(cal, d)]
+    if len(found) < count:
+        pytest.skip(f"the shipped 校历 has fewer than {count} teaching days from {today} on")
+    return found[:count]
 
 
 async def start_registration(w):
@@ -138,7 +156,6 @@ async def run_of_id(w, run_id: int) -> Run:
         return await s.get(Run, run_id)
 
 
-TODAY = date(2026, 12, 3)  # a Thursday in 第13教学周 of the shipped 校历
 NOTICE_OFFICE = "wangjw"
 
 

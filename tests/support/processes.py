@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -21,10 +22,26 @@ def run(args: list[str], tmp_path: Path, **env) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+# Under pytest-xdist each worker takes ports from its own band, below Linux's ephemeral range (32768+):
+# a port one worker found free is never handed to another worker before its server has bound it.
+PORT_BANDS_FROM, PORT_BAND = 20000, 1000
+
+
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port free on 127.0.0.1 now, for a server about to start."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    candidates = [0]
+    if worker.startswith("gw") and worker[2:].isdigit():
+        start = PORT_BANDS_FROM + int(worker[2:]) * PORT_BAND
+        candidates = random.sample(range(start, start + PORT_BAND), 100)
+    for port in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise AssertionError(f"no free port in {worker}'s band")
 
 
 def _serve_env(tmp_path: Path, port: int, **extra) -> dict:
@@ -51,7 +68,8 @@ class Server:
                                      stdout=self._log, stderr=subprocess.STDOUT)
 
     def __enter__(self) -> "Server":
-        for _ in range(150):
+        deadline = time.time() + 90  # a loaded machine takes long to start Python
+        while time.time() < deadline:
             try:
                 urllib.request.urlopen(self.base + "/healthz", timeout=1).read()
                 return self

@@ -17,6 +17,7 @@ from bot.outbound import Button, Card, OutboundMessage
 from bot.platforms.devchat import DevchatSender
 from bot.platforms.devchat.models import DevchatMessage
 from models import Inbound, Person
+from tests.support.clock import school_clock
 from tests.support.people import HEAD, TEACHER, seed
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
@@ -66,7 +67,7 @@ class Phone:
 @pytest.fixture
 async def phone(aiohttp_client, tmp_path: Path) -> Phone:
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db", data_dir=tmp_path)
-    app = create_app(settings, mode="demo", start_workers=False)
+    app = create_app(settings, mode="demo", start_workers=False, clock=school_clock())
     client = await aiohttp_client(app)
     await seed(app[CORE])
     return Phone(client, app[CORE])

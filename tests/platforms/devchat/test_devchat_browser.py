@@ -9,13 +9,14 @@ Skipped when Debian's chromium is not installed (we never download a browser).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from workflow.calendar import DEFAULT_CALENDAR_FILE, load_calendar
 from tests.support.browser import ARGS, CHROMIUM
+from tests.support.clock import TODAY
 from tests.support.people import HEAD, TEACHER
 
 PHONE = {"width": 390, "height": 844}
@@ -169,8 +170,9 @@ SECRETARY = "guoyan"  # 郭燕, 信息工程系 教学秘书 (计网2401 is 信�
 
 
 def slot(days_ahead: int, periods: str) -> str:
-    """A slot the form takes without asking back: the first school day at least a few days ahead."""
-    d = (datetime.now(timezone.utc) + timedelta(hours=8)).date() + timedelta(days=days_ahead)
+    """A slot the form takes without asking back: the first school day at least a few days after TODAY
+    (the day the app's clock is pinned to)."""
+    d = TODAY + timedelta(days=days_ahead)
     while not load_calendar(DEFAULT_CALENDAR_FILE).is_workday(d):
         d += timedelta(days=1)
     return f"{d.month}月{d.day}日 {periods}"

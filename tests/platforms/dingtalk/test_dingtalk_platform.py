@@ -7,8 +7,6 @@ import asyncio
 import json
 import os
 import time
-from datetime import date
-
 import pytest
 from sqlalchemy import select
 
