@@ -276,10 +276,10 @@ def test_include_refuses_a_second_claim_on_a_word_or_prefix():
 def test_the_app_routes_in_the_listed_order():
     dp = build_dispatcher()
     assert [c.id for c in dp.all_commands()] == [
-        "notice", "start", "todo", "progress", "remind", "withdraw", "skip", "reassign", "help", "week", "schedule",
-        "my_timetable", "next_timetable", "class_timetable", "room_timetable", "timetable_upload"]
-    assert [r.name for r in dp.chain()][1:] == ["notices", "workflows", "schedule", "timetable", "timetable_upload",
-                                                "forms", "step_form", "uploads"]
+        "notice", "start", "todo", "progress", "remind", "skip", "reassign", "help", "withdraw", "resubmit", "week",
+        "schedule", "my_timetable", "next_timetable", "class_timetable", "room_timetable", "timetable_upload"]
+    assert [r.name for r in dp.chain()][1:] == ["notices", "workflows", "requests", "disputes", "schedule", "timetable",
+                                                "timetable_upload", "forms", "step_form", "uploads"]
     # these also act mid-form, and then the form repeats its question
     assert {c.id for c in dp.all_commands() if c.everywhere} == {"help", "todo", "progress"}
 
@@ -301,5 +301,5 @@ def test_card_buttons_exist_before_any_engine_is_built():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     buttons, missing_forms = out.stdout.splitlines()
-    assert buttons == "['fill', 'notice', 'task', 'window']"
+    assert buttons == "['dispute', 'fill', 'notice', 'resubmit', 'task', 'window']"
     assert missing_forms == "[]"

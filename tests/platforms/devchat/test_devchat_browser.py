@@ -124,7 +124,7 @@ async def test_office_taps_from_progress_to_an_uploaded_file(context, base_url):
     await say(office, "启动 1.1")
     await answered(office, "已启动")
     for step in ("拟定注册方案", "制作审核名单"):
-        await tap(office, card_with(office, step), "已完成", "已完成")
+        await tap(office, card_with(office, step), "办结", "已由王建伟办结")
 
     # 辅导员 黄福东 uploads the signed 承诺书 (a photo) on the page his card opens
     counselor = await open_chat(context, base_url, "huangfd")
