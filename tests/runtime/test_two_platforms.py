@@ -138,16 +138,16 @@ async def test_adjust_class_with_approvers_split_between_wecom_and_dingtalk(both
     task_card = dd.last_card("wangjw")  # 教务处: both get the task, each on their platform
     stale = wx.last_card("liuyf")
     assert "教务处调整课表" in dd_card_text(task_card) and "教务处调整课表" in card_text(stale)
-    await dd.click("wangjw", task_card, "已完成")
+    await dd.click("wangjw", task_card, "办结")
     record_card = dd.last_card("wangjw")
     assert "教务处盖章记录表" in dd_card_text(record_card)
     assert record_card["params"]["url"].startswith("http://campusbot.test/record/")
-    await wx.click("liuyf", stale, "已完成")  # late, on WeCom
+    await wx.click("liuyf", stale, "办结")  # late, on WeCom
     assert "已处理" in wx.last_text("liuyf")
-    await dd.click("wangjw", record_card, "已完成")
+    await dd.click("wangjw", record_card, "办结")
 
     confirm = wx.cards("guoyan")[-1]  # the 教学秘书, WeCom
-    await wx.click("guoyan", confirm, "已通知班级")
+    await wx.click("guoyan", confirm, "确认已通知")
     # the teacher heard each decision once, and last that it is done, with the record (a card)
     joined = "\n".join(wx.texts("sunlt"))
     for words in ("陈志荣已同意", "赵国民已同意"):

@@ -313,7 +313,7 @@ async def test_a_sentence_starts_adjust_class_and_keeps_its_day(context, base_ur
     """As a new teacher would write it: the bot starts 调课, says the day it understood (下周三), never
     asks for it again, asks only for the periods; ✅ in 进度 has a font to render with."""
     teacher = await open_chat(context, base_url, TEACHER)
-    today = (datetime.now(timezone.utc) + timedelta(hours=8)).date()
+    today = TODAY  # the app runs on the school clock
     wednesday = today + timedelta(days=7 - today.weekday() + 2)  # 下周三
     said = f"{wednesday.month}月{wednesday.day}日（周三）"
     await say(teacher, "老师好，我下周三要去开会，想调一下课")

@@ -7,6 +7,8 @@ import asyncio
 import json
 import os
 import time
+from datetime import date
+
 import pytest
 from sqlalchemy import select
 
