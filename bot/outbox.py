@@ -72,11 +72,18 @@ def card_id(outbox_id: int, batch: str) -> str:
     return f"c{outbox_id}b{batch}"
 
 
-async def enqueue(session: AsyncSession, userids: Iterable[str], message: OutboundMessage) -> int:
-    """Store ``message`` for ``userids``; returns the outbox id. Duplicated ids are sent once;
-    people who left (``Person.active`` false) get nothing."""
-    return await _store(session, await _without_inactive(session, list(dict.fromkeys(u for u in userids if u))),
-                        message)
+class Queued(NamedTuple):
+    """What ``enqueue`` stored: the outbox row and the people it will reach, each once, in order."""
+
+    id: int
+    userids: tuple[str, ...]
+
+
+async def enqueue(session: AsyncSession, userids: Iterable[str], message: OutboundMessage) -> Queued:
+    """Store ``message`` for ``userids``; duplicated ids are sent once; people who left
+    (``Person.active`` false) get nothing. Counts people are told come from what this returns."""
+    unique = await _without_inactive(session, list(dict.fromkeys(u for u in userids if u)))
+    return Queued(await _store(session, unique, message), tuple(unique))
 
 
 async def _without_inactive(session: AsyncSession, userids: list[str]) -> list[str]:
