@@ -35,7 +35,7 @@ async def test_substitute_confirms_then_the_head_approves(wecom):
     card = w.last_card(SUBSTITUTE)
     text = card_text(card)
     assert "请确认代课" in card["main_title"]["title"] and "孙丽婷" in card["main_title"]["title"]
-    for line in ("日期:12月3日（周四）（第13教学周）", "节次:第3-4节", "班级:计网2401", "课程:电工基础",
+    for line in ("日期:12月3日（周四） 第13教学周", "节次:第3-4节", "班级:计网2401", "课程:电工基础",
                  "地点:实训楼A301", "申请教师:孙丽婷（机电工程系）"):
         assert line in text, text
     assert [b["text"] for b in card["button_list"]] == ["确认", "无法代课"]
@@ -148,3 +148,20 @@ async def test_record_names_teacher_department_staff_no_week_and_weekday(wecom):
     assert rows["调整后教学周"] == "第13教学周" and rows["调整后星期"] == "周五"
     await w.click(OFFICE[0], w.last_card(OFFICE[0]), "已完成")
     assert len(w.cards(SECRETARY_IT)) == 2
+
+
+async def test_only_the_named_substitute_answers(wecom):
+    """The substitute's 确认 is theirs alone: 教务处 can neither skip nor hand it on, nor can a colleague tap it."""
+    w = wecom
+    await submit_cover(w)
+    card = w.last_card(SUBSTITUTE)
+    run = await run_of(w, "1.4")
+    task = next(t for t in await tasks_of(w, run.id, status="open"))
+    assert (task.step_id, task.assignee) == ("substitute", SUBSTITUTE)
+    await w.say(OFFICE[0], f"跳过 {run.record_no} 代课教师联系不上")
+    assert "不能跳过" in w.last_text(OFFICE[0])
+    await w.say(OFFICE[0], f"转派 {task.id} 宋丽萍 代课教师联系不上")
+    assert "不能转派" in w.last_text(OFFICE[0])
+    await w.click("songlp", card, "确认")  # 通识教育部's head, with the right button key
+    assert "不由您处理" in w.last_text("songlp")
+    assert [t.status for t in await tasks_of(w, run.id)] == ["open"]
