@@ -27,7 +27,8 @@ async def approvals(s: AsyncSession, run: Run, steps: list[Step]) -> list[dict]:
                             .order_by(Task.acted_at, Task.id))).scalars().all()
     who = await names(s, [t.acted_by for t in rows])
     return [dict(step=steps[t.step_index].title, kind=t.kind, name=who.get(t.acted_by, t.acted_by),
-                 action=t.result.get("action", ""), reason=t.result.get("reason", ""), at=t.acted_at)
+                 action=t.result.get("action", ""), reason=t.result.get("reason", ""), at=t.acted_at,
+                 label=steps[t.step_index].labels.get(t.result.get("action", ""), ""))  # e.g. 已确认代课
             for t in rows]
 
 

@@ -37,7 +37,7 @@ def record_rows(renderer: Renderer, run, approvals: list[dict], teacher: Person 
                      (renderer.macro(TEXTS, f"label_{key}_weekday"), renderer.macro(TEXTS, "weekday", s=slot))]
     for a in approvals:
         rows.append((a["step"], renderer.macro(TEXTS, "approval_line", name=a["name"], action=a["action"], at=a["at"],
-                                               reason=a["reason"])))
+                                               reason=a["reason"], label=a.get("label", ""))))
     return rows
 
 

@@ -55,7 +55,7 @@ async def test_substitute_confirms_then_the_head_approves(wecom):
     assert w.fake.card_updates[-1]["button"]["replace_name"] == "已确认代课"
     assert "已确认代课" in w.last_text(SUBSTITUTE)
     head_card = w.last_card(HEAD)
-    assert "待审批" in head_card["main_title"]["title"] and "崔敏" in card_text(head_card)
+    assert "待审批" in head_card["main_title"]["title"] and "已审批：崔敏 已确认代课" in card_text(head_card)
     assert any("“代课教师确认代课”已完成" in t for t in w.texts(TEACHER))
     await w.say(SUBSTITUTE, "待办")
     assert "没有待办" in w.last_text(SUBSTITUTE)

@@ -341,7 +341,8 @@ def test_authority_rules_unit():
     secretary = Person(userid="linms", name="林美深", department="机电工程系", roles_text="教学秘书")
     teacher_run = Run(code="1.4", started_by="sunlt", owner_userid="", owner_role="教务处", status="open")
     office_run = Run(code="4.7", started_by="wangjw", owner_userid="wangjw", owner_role="教务处", status="open")
-    approve, notify = specs["1.4"].steps[0], specs["1.4"].steps[5]
+    steps = {st.id: st for st in specs["1.4"].steps}  # step 0 is the substitute's (代课 only)
+    approve, notify = steps["dept_approve"], steps["notify_class"]
     approval = Task(group="机电工程系", department="机电工程系", assignee="chenzr", status="open")
     confirm = Task(group="机电工程系", department="机电工程系", assignee="linms", status="open")
 
@@ -358,3 +359,7 @@ def test_authority_rules_unit():
     assert authority.may_reassign(teacher_run, notify, confirm, clerk, secretary).template == "errors/reassign_same.j2"
     assert authority.step_role_label(notify, confirm) == "机电工程系的教学秘书或系部主任"
     assert authority.step_role_label(approve, approval) == "机电工程系的系部主任"
+    cover = Task(group="代课教师", department="通识教育部", assignee="cuimin", status="open")
+    general_secretary = Person(userid="yeqing", name="叶青", department="通识教育部", roles_text="教学秘书")
+    assert authority.step_role_label(steps["substitute"], cover) == "申请中指定的代课教师本人"
+    assert not authority.holds_step_role(steps["substitute"], cover, general_secretary)  # the named teacher only
