@@ -191,6 +191,7 @@ async def test_restart_mid_run_continues(wecom, wecom_settings, aiohttp_client):
     w2 = WeComHarness(await aiohttp_client(app2), app2[CORE], w.fake)
     await w2.click("guoyan", w.last_card("guoyan"), "办结")  # cards sent before the restart still work
     await w2.click("caiqh", w.last_card("caiqh"), "办结")
+    await w2.click("yeqing", w.last_card("yeqing"), "办结")  # 通识教育部 too
     assert (await run_of(w2, "4.7")).step_index == 2
     run = await walk(w2, run)
     assert run.status == "done"
