@@ -74,14 +74,12 @@ def card_id(outbox_id: int, batch: str) -> str:
 
 class Queued(NamedTuple):
     """What ``enqueue`` stored: the outbox row and the people it will reach, each once, in order."""
-
     id: int
     userids: tuple[str, ...]
 
 
 async def enqueue(session: AsyncSession, userids: Iterable[str], message: OutboundMessage) -> Queued:
-    """Store ``message`` for ``userids``; duplicated ids are sent once; people who left
-    (``Person.active`` false) get nothing. Counts people are told come from what this returns."""
+    """Store ``message`` for ``userids`` once each, none for who left; any count told to people is from this."""
     unique = await _without_inactive(session, list(dict.fromkeys(u for u in userids if u)))
     return Queued(await _store(session, unique, message), tuple(unique))
 
