@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from models import AuditEntry, Person
 from tests.support.flows import TODAY, fill_form, run_of, tasks_of
-from tests.support.harness import card_text, card_url, pin_today
+from tests.support.harness import card_text, card_url, pin_today, settled
 from tests.support.pages import download, local
 from tests.support.people import HEAD, LEADER, OFFICE_STAFF as OFFICE, SECRETARY_IT, TEACHER
 
@@ -52,7 +52,7 @@ async def test_substitute_confirms_then_the_head_approves(wecom):
     assert "代课教师确认代课【进行中】" in w.last_text(TEACHER) and "崔敏" in w.last_text(TEACHER)
 
     await w.click(SUBSTITUTE, card, "确认")
-    assert w.fake.card_updates[-1]["button"]["replace_name"] == "已确认代课"
+    assert "崔敏" in settled(w.fake.card_updates[-1])  # every copy of the card shows who settled it
     assert "已确认代课" in w.last_text(SUBSTITUTE)
     head_card = w.last_card(HEAD)
     assert "待审批" in head_card["main_title"]["title"] and "已审批：崔敏 已确认代课" in card_text(head_card)
@@ -72,11 +72,14 @@ async def test_substitute_cannot_cover_tells_teacher_and_head(wecom):
     await w.click(SUBSTITUTE, card, "无法代课")
     assert "请简要说明无法代课的原因" in w.last_text(SUBSTITUTE)
     await w.say(SUBSTITUTE, "当天下午有监考任务")
-    assert w.fake.card_updates[-1]["button"]["replace_name"] == "无法代课"
+    assert "崔敏" in settled(w.fake.card_updates[-1])
     assert w.last_text(SUBSTITUTE).startswith("无法代课：")
 
-    told = w.last_text(TEACHER)
-    assert "崔敏老师无法代课" in told and "当天下午有监考任务" in told and "已同时告知陈志荣" in told
+    told = w.last_card(TEACHER)  # a card with 重新提交: the form again, to name another substitute
+    assert told["main_title"]["title"].startswith("无法代课：")
+    text = card_text(told)
+    assert "崔敏老师无法代课" in text and "当天下午有监考任务" in text and "已同时告知：陈志荣" in text
+    assert "可换一位代课教师" in text and [b["text"] for b in told["button_list"]] == ["重新提交"]
     head = w.last_text(HEAD)
     assert "孙丽婷老师的" in head and "代课教师崔敏无法代课" in head and "当天下午有监考任务" in head
     assert not w.cards(HEAD) and not w.cards(LEADER)  # nothing left to sign
@@ -132,7 +135,7 @@ async def test_record_names_teacher_department_staff_no_week_and_weekday(wecom):
     await w.say(TEACHER, "确认")
     await w.click(HEAD, w.last_card(HEAD), "同意")
     await w.click(LEADER, w.last_card(LEADER), "同意")
-    await w.click(OFFICE[0], w.last_card(OFFICE[0]), "已完成")
+    await w.click(OFFICE[0], w.last_card(OFFICE[0]), "办结")
     url = card_url(w.last_card(OFFICE[0]))
     page = await w.client.get(local(url))
     html = await page.text()
@@ -146,7 +149,7 @@ async def test_record_names_teacher_department_staff_no_week_and_weekday(wecom):
     assert rows["任课教师"] == "孙丽婷" and rows["系部"] == "机电工程系" and rows["工号"] == TEACHER
     assert rows["原上课教学周"] == "第13教学周" and rows["原上课星期"] == "周四"
     assert rows["调整后教学周"] == "第13教学周" and rows["调整后星期"] == "周五"
-    await w.click(OFFICE[0], w.last_card(OFFICE[0]), "已完成")
+    await w.click(OFFICE[0], w.last_card(OFFICE[0]), "办结")
     assert len(w.cards(SECRETARY_IT)) == 2
 
 
