@@ -47,10 +47,12 @@ class Context:
     async def reply_card(self, template: str, **values) -> None:
         await self.send_to([self.userid], self.render.card_message(template, person=self.person, **values))
 
-    async def send_to(self, userids: Iterable[str], message: OutboundMessage) -> None:
-        """The outbox routes each person to the platform they use (a reply: the one they just wrote from)."""
-        oid = await outbox.enqueue(self.session, userids, message)
-        self.sent.append(oid)
+    async def send_to(self, userids: Iterable[str], message: OutboundMessage) -> list[str]:
+        """The outbox routes each person to the platform they use (a reply: the one they just wrote from).
+        Returns whom it was queued for: what a "已发给 N 人" counts."""
+        queued = await outbox.enqueue(self.session, userids, message)
+        self.sent.append(queued.id)
+        return list(queued.userids)
 
     # --- conversation state, written in the same transaction as everything else ---
     async def begin(self, handler: str, state: str, data: dict | None = None) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Callable
 
@@ -20,7 +21,7 @@ from bot.text_files import decode_office_text
 from models import ROLES, Person, SchoolClass
 from workflow.people import names, people_with_role, teaching_departments
 
-__all__ = ["names", "people_with_role", "teaching_departments", "class_department", "find_person",
+__all__ = ["names", "people_with_role", "teaching_departments", "class_department", "find_person", "similar_names",
            "import_rows", "read_rows", "ImportReport", "DirectoryFileError"]
 
 COLUMNS = ("userid", "name", "department", "roles", "classes")
@@ -50,6 +51,13 @@ async def find_person(s: AsyncSession, words: str) -> Person | None:
         return p if p.active else None
     found = (await s.execute(select(Person).where(Person.name == words, Person.active.is_(True)))).scalars().all()
     return found[0] if len(found) == 1 else None
+
+
+def similar_names(words: str, people: list[Person], limit: int = 5) -> list[Person]:
+    """The people whose name is closest to what was typed (a wrong character, a missing one)."""
+    words = words.strip()
+    scored = [(SequenceMatcher(None, words, p.name).ratio(), p.name, p) for p in people]
+    return [p for ratio, _, p in sorted(scored, key=lambda x: (-x[0], x[1])) if ratio >= 0.4][:limit]
 
 
 @dataclass

@@ -33,7 +33,8 @@ class BotEngine(Engine):
     def record_url(self, run: Run, userid: str) -> str:
         return self.notifier.record_url(run, userid)
 
-    def card_update(self, reply_ref: str, action: str) -> OutboundMessage:
-        """The reply that greys out a tapped card, naming what was done."""
+    def card_update(self, reply_ref: str, action: str, label: str = "") -> OutboundMessage:
+        """The reply that greys out a tapped card, naming what was done (the step's own word, if any)."""
         return OutboundMessage(kind="card_update", reply_ref=reply_ref,
-                               replace_name=self.core.renderer.text("task/replace_name.j2", action=action))
+                               replace_name=self.core.renderer.text("task/replace_name.j2", action=action,
+                                                                    label=label))

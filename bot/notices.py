@@ -33,7 +33,7 @@ def reminder_key(run_id: int) -> str:
 
 async def create_notice(s: AsyncSession, core: "BotCore", sender: str, data: dict,
                         send_at: datetime | None = None) -> tuple[Run, int]:
-    """The notice run, numbered; sent now (→ number of recipients) or kept for ``send_at`` (UTC, → 0)."""
+    """The notice run, numbered; sent now (→ how many the outbox queued it for) or kept for ``send_at`` (UTC, → 0)."""
     now = core.clock()
     run = Run(code=NOTICE, title=data["text"][:60], started_by=sender, owner_userid=sender,
               data={k: data[k] for k in KEPT if k in data}, created_at=now)
@@ -61,16 +61,16 @@ async def deliver(s: AsyncSession, core: "BotCore", run: Run) -> int:
     s.add_all(tasks)
     run.status = "open" if need else "done"
     await s.flush()
-    await send_cards(s, core, run, [t.assignee for t in tasks])
-    return len(tasks)
+    return len(await send_cards(s, core, run, [t.assignee for t in tasks]))
 
 
 async def send_cards(s: AsyncSession, core: "BotCore", run: Run, userids: Iterable[str],
-                     reminder: bool = False) -> None:
-    """The notice's card; with an attachment each person gets their own signed link to it."""
+                     reminder: bool = False) -> list[str]:
+    """The notice's card; with an attachment each person gets their own signed link to it.
+    Returns whom the outbox queued it for (what "共 N 人" counts)."""
     users = list(dict.fromkeys(userids))
     if not users:
-        return
+        return []
     sender = await s.get(Person, run.started_by)
     files = await attachments(s, run)
     values = dict(run=run, sender=sender, reminder=reminder, need_confirm=run.data.get("need_confirm", False),
@@ -82,7 +82,8 @@ async def send_cards(s: AsyncSession, core: "BotCore", run: Run, userids: Iterab
         sent = [await outbox.enqueue(s, [userid], render(CARD, **values,
                                                          file_url=download_url(core.settings, files[0].id, userid)))
                 for userid in users]
-    run.data = {**run.data, "outbox": [*run.data.get("outbox", []), *sent]}  # what a 撤回 takes back
+    run.data = {**run.data, "outbox": [*run.data.get("outbox", []), *(q.id for q in sent)]}  # what a 撤回 takes back
+    return [u for q in sent for u in q.userids]
 
 
 async def attachments(s: AsyncSession, run: Run) -> list[StoredFile]:
@@ -94,11 +95,10 @@ async def attachments(s: AsyncSession, run: Run) -> list[StoredFile]:
 
 
 async def remind(s: AsyncSession, core: "BotCore", run: Run) -> list[str]:
-    """催办: the card again to whoever has not confirmed; their userids."""
+    """催办: the card again to whoever has not confirmed; whom it was queued for."""
     waiting = list((await s.execute(select(Task.assignee).where(Task.run_id == run.id, Task.status == "open")
                                     .order_by(Task.id))).scalars())
-    await send_cards(s, core, run, waiting, reminder=True)
-    return waiting
+    return await send_cards(s, core, run, waiting, reminder=True)
 
 
 async def cancel_scheduled(s: AsyncSession, run: Run) -> bool:
@@ -129,12 +129,13 @@ async def withdraw(s: AsyncSession, core: "BotCore", run: Run) -> list[str]:
     everyone = list((await s.execute(select(Task.assignee).where(Task.run_id == run.id).order_by(Task.id)))
                     .scalars())
     await _recall_cards(s, core, run)
-    if everyone:
-        sender = await s.get(Person, run.started_by)
-        await outbox.enqueue(s, everyone, core.renderer.card_message(CARD, run=run, sender=sender, reminder=False,
-                                                                     need_confirm=False, files=[], file_url="",
-                                                                     withdrawn=True))
-    return everyone
+    if not everyone:
+        return []
+    sender = await s.get(Person, run.started_by)
+    queued = await outbox.enqueue(s, everyone, core.renderer.card_message(CARD, run=run, sender=sender, reminder=False,
+                                                                          need_confirm=False, files=[], file_url="",
+                                                                          withdrawn=True))
+    return list(queued.userids)
 
 
 async def _recall_cards(s: AsyncSession, core: "BotCore", run: Run) -> None:

@@ -24,17 +24,19 @@ class OutboxNotifier:
     def __init__(self, core: "BotCore"):
         self.core = core
 
-    async def send(self, s: AsyncSession, userids: Collection[str], message: OutboundMessage) -> None:
-        """Queue a rendered message for these people (hooks use it for what they render themselves)."""
-        if userids:
-            await outbox.enqueue(s, list(userids), message)
+    async def send(self, s: AsyncSession, userids: Collection[str], message: OutboundMessage) -> list[str]:
+        """Queue a rendered message for these people (hooks use it for what they render themselves);
+        returns whom the outbox rows reach, which is what any "已发给 N 位" counts."""
+        if not userids:
+            return []
+        return list((await outbox.enqueue(s, list(userids), message)).userids)
 
     async def text(self, s: AsyncSession, userids: Collection[str], template: str,
-                   values: Mapping[str, Any]) -> None:
-        await self.send(s, userids, self.core.renderer.text_message(template, **values))
+                   values: Mapping[str, Any]) -> list[str]:
+        return await self.send(s, userids, self.core.renderer.text_message(template, **values))
 
     async def card(self, s: AsyncSession, userids: Collection[str], template: str, values: Mapping[str, Any],
-                   *, run: Run, task: Task | None = None) -> None:
+                   *, run: Run, task: Task | None = None) -> list[str]:
         """One card for all, unless the card carries a record link (it names its person): then one each."""
         users = list(userids)
         render = self.core.renderer.card_message
@@ -48,15 +50,15 @@ class OutboxNotifier:
             return message
 
         if len(users) == 1:
-            await self.send(s, users, personal(users[0]))
-            return
+            return await self.send(s, users, personal(users[0]))
         message = render(template, **shared, record_url="")
         message.subject = subject
         if users and personal(users[0]) != message:
+            reached: list[str] = []
             for userid in users:
-                await self.send(s, [userid], personal(userid))
-            return
-        await self.send(s, users, message)
+                reached += await self.send(s, [userid], personal(userid))
+            return reached
+        return await self.send(s, users, message)
 
     async def settle(self, s: AsyncSession, run: Run) -> None:
         await card_copies.settle_run(self.core, s, run)

@@ -1,9 +1,8 @@
 """The outbox: every outbound message is a row before it is sent, and each send is idempotent.
 
-Rows are written in the same transaction as the change that caused them, so a
-rolled-back decision sends nothing. A drainer claims due recipients in batches
-(at most the platform's ``max_batch`` per call), sends, and records the outcome
-per recipient.
+Rows are written in the same transaction as the change that caused them, so a rolled-back decision
+sends nothing. A drainer claims due recipients in batches (at most the platform's ``max_batch`` per
+call), sends, and records the outcome per recipient.
 
 Nobody names a platform when sending (``enqueue``): at a recipient's first claim their accounts
 (``bot.accounts``) pick it — the one they last wrote from, else the first mounted — fixed with the
@@ -72,11 +71,13 @@ def card_id(outbox_id: int, batch: str) -> str:
     return f"c{outbox_id}b{batch}"
 
 
-async def enqueue(session: AsyncSession, userids: Iterable[str], message: OutboundMessage) -> int:
-    """Store ``message`` for ``userids``; returns the outbox id. Duplicated ids are sent once;
-    people who left (``Person.active`` false) get nothing."""
-    return await _store(session, await _without_inactive(session, list(dict.fromkeys(u for u in userids if u))),
-                        message)
+Queued = NamedTuple("Queued", [("id", int), ("userids", tuple[str, ...])])  # the row; whom it reaches, in order
+
+
+async def enqueue(session: AsyncSession, userids: Iterable[str], message: OutboundMessage) -> Queued:
+    """Store ``message`` for ``userids`` once each, none for who left; any count told to people is from this."""
+    unique = await _without_inactive(session, list(dict.fromkeys(u for u in userids if u)))
+    return Queued(await _store(session, unique, message), tuple(unique))
 
 
 async def _without_inactive(session: AsyncSession, userids: list[str]) -> list[str]:
@@ -88,8 +89,7 @@ async def _without_inactive(session: AsyncSession, userids: list[str]) -> list[s
 
 
 async def enqueue_on(session: AsyncSession, platform: str, userids: Iterable[str], message: OutboundMessage) -> int:
-    """Store ``message`` for ``userids`` on one named platform: a recall or a card update goes where
-    the message went."""
+    """Store ``message`` for ``userids`` on one named platform (a recall or card update goes where it went)."""
     return await _store(session, list(dict.fromkeys(u for u in userids if u)), message, platform=platform)
 
 

@@ -53,7 +53,8 @@ def setup_routes(app: web.Application, core: BotCore) -> None:
             return run
         async with core.db.session() as s:
             approvals = await core.engine.approvals(s, run)
-        rows = record_rows(core.renderer, run, approvals)
+            teacher = await s.get(Person, run.started_by)
+        rows = record_rows(core.renderer, run, approvals, teacher)
         return web.Response(text=core.renderer.page("pages/record.html", run=run, rows=rows,
                                                     xlsx_url=f"/record/{run.id}.xlsx?{request.query_string}"),
                             content_type="text/html")

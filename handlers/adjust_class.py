@@ -92,9 +92,14 @@ async def _new_place(ctx: Context, text: str, answers: dict) -> str:
 
 
 async def _substitute(ctx: Context, text: str, answers: dict) -> dict:
+    """A teacher in the directory, by name or 工号; otherwise the teacher picks from the nearest names."""
     p = await directory.find_person(ctx.session, text)
     if p is None:
-        raise Invalid("teacher_unknown", name=text.strip())
+        teachers = [t for t in await directory.people_with_role(ctx.session, "任课教师") if t.userid != ctx.userid]
+        same = [t for t in teachers if t.name == text.strip()]
+        if same:
+            raise Invalid("teacher_same_name", name=text.strip(), people=same)
+        raise Invalid("teacher_unknown", name=text.strip(), people=directory.similar_names(text, teachers))
     if p.userid == ctx.userid:
         raise Invalid("teacher_self")
     if not p.has_role("任课教师"):

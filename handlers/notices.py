@@ -111,8 +111,9 @@ async def send_notice(ctx: Context, data: dict) -> Run:
     return run
 
 
-async def send_notice_card(ctx: Context, run: Run, task: Task | None, userids: list[str], reminder: bool = False) -> None:
-    await send_cards(ctx.session, ctx.core, run, userids, reminder=reminder)
+async def send_notice_card(ctx: Context, run: Run, task: Task | None, userids: list[str],
+                           reminder: bool = False) -> list[str]:
+    return await send_cards(ctx.session, ctx.core, run, userids, reminder=reminder)
 
 
 @router.button(NoticeConfirm, malformed="errors/already_done.j2")
@@ -173,8 +174,7 @@ async def remind_latest_notice(ctx: Context) -> bool:
     if run is None:
         return False
     waiting = (await ctx.session.execute(select(Task.assignee).where(Task.run_id == run.id, Task.status == "open"))).scalars().all()
-    if waiting:
-        await send_notice_card(ctx, run, None, list(waiting), reminder=True)
-    names = await directory.names(ctx.session, waiting)
-    await ctx.reply("notice/reminded.j2", run=run, names=sorted(names.values()))
+    reached = await send_notice_card(ctx, run, None, list(waiting), reminder=True) if waiting else []
+    names = await directory.names(ctx.session, reached)
+    await ctx.reply("notice/reminded.j2", run=run, names=sorted(names.get(u, u) for u in reached))
     return True

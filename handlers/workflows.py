@@ -159,9 +159,10 @@ async def on_task_button(ctx: Context, key: TaskAction) -> None:
         if decision.outcome != "ok":
             await _report(ctx, decision)
             return
-        await ctx.begin("reason", "ask", {"task_id": task_id, "action": action,
+        label = _label(ctx, decision, action)
+        await ctx.begin("reason", "ask", {"task_id": task_id, "action": action, "label": label,
                                           "reply_ref": ctx.event.reply_ref})
-        await ctx.reply("task/ask_reason.j2", action=action, run=decision.run)
+        await ctx.reply("task/ask_reason.j2", action=action, run=decision.run, label=label)
         return
     decision = await engine.act(ctx.session, task_id, ctx.person, action)
     await _after_decision(ctx, decision, action, ctx.event.reply_ref)
@@ -172,7 +173,8 @@ async def on_reason(ctx: Context) -> None:
     data = ctx.conversation.data
     reason = ctx.text
     if ctx.event.kind != "text" or len(reason) < 2:
-        await ctx.reply("task/ask_reason.j2", action=data["action"], run=None, again=True)
+        await ctx.reply("task/ask_reason.j2", action=data["action"], run=None, again=True,
+                        label=data.get("label", ""))
         return
     await ctx.end()
     decision = await ctx.core.engine.act(ctx.session, data["task_id"], ctx.person, data["action"],
@@ -186,9 +188,16 @@ async def _after_decision(ctx: Context, decision: Decision, action: str, reply_r
     if decision.outcome != "ok":
         await _report(ctx, decision)
         return
+    label = _label(ctx, decision, action)
     if reply_ref and not await _has_copies(ctx, decision.task):  # a card from before copies were kept
-        await ctx.send_to([ctx.userid], ctx.core.engine.card_update(reply_ref, action))
-    await ctx.reply("task/acted.j2", action=action, run=decision.run, task=decision.task)
+        await ctx.send_to([ctx.userid], ctx.core.engine.card_update(reply_ref, action, label))
+    await ctx.reply("task/acted.j2", action=action, run=decision.run, task=decision.task, label=label)
+
+
+def _label(ctx: Context, decision: Decision, action: str) -> str:
+    """What the step calls this decision where the usual word does not fit (无法代课), else ''."""
+    step = ctx.core.engine.steps(decision.run)[decision.task.step_index]
+    return step.labels.get(action, "")
 
 
 async def _has_copies(ctx: Context, task: Task) -> bool:
@@ -264,9 +273,9 @@ async def cmd_remind(ctx: Context) -> None:
         await ctx.reply("run/none.j2", words=ctx.args)
         return
     for run in runs:
-        tasks = await ctx.core.engine.remind(ctx.session, run, ctx.person)
-        who = await directory.names(ctx.session, [t.assignee for t in tasks])
-        await ctx.reply("run/reminded.j2", run=run, names=sorted(set(who.values())))
+        reached = await ctx.core.engine.remind(ctx.session, run, ctx.person)
+        who = await directory.names(ctx.session, reached)
+        await ctx.reply("run/reminded.j2", run=run, names=[who.get(u, u) for u in reached])
 
 
 @router.command("skip", "跳过", takes_args=True, roles=("教务处",))

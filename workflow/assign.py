@@ -37,6 +37,15 @@ async def resolve(s: AsyncSession, run: Run, step: Step) -> list[Assignment]:
     return list(unique.values())
 
 
+async def resolve_people(s: AsyncSession, run: Run, assignees: list[Assignee]) -> list[str]:
+    """The people these assignees name for ``run``, each once (e.g. whom a 驳回 is told)."""
+    starter = await s.get(Person, run.started_by)
+    found: list[str] = []
+    for a in assignees:
+        found += [x.userid for x in await _for_assignee(s, run, a, starter)]
+    return list(dict.fromkeys(found))
+
+
 async def _for_assignee(s: AsyncSession, run: Run, a: Assignee, starter: Person | None) -> list[Assignment]:
     if a.party == "教务处":
         if run.owner_userid:
@@ -44,6 +53,9 @@ async def _for_assignee(s: AsyncSession, run: Run, a: Assignee, starter: Person 
         return [Assignment("教务处", "教务处", p.userid) for p in await people_with_role(s, "教务处")]
     if a.party == "分管领导":
         return [Assignment("分管领导", p.department, p.userid) for p in await people_with_role(s, LEADER_ROLE)]
+    if a.party == "代课教师":
+        named = await named_person(s, run, a.answer or "")
+        return [Assignment("代课教师", named.department, named.userid)] if named else []
     dept_of_starter = starter.department if starter else ""
     if a.party == "发起人":
         if a.role is None:
@@ -62,6 +74,13 @@ async def _for_assignee(s: AsyncSession, run: Run, a: Assignee, starter: Person 
     for dept in depts:
         out += by_role(await people_with_role(s, role, dept), role, dept)
     return out
+
+
+async def named_person(s: AsyncSession, run: Run, answer: str) -> Person | None:
+    """The directory person a start-form answer names ({userid, name, …}), if still there."""
+    value = (run.data.get("form") or {}).get(answer) or {}
+    userid = value.get("userid") if isinstance(value, dict) else None
+    return await s.get(Person, userid) if userid else None
 
 
 def by_role(people: list[Person], role: str, dept: str) -> list[Assignment]:

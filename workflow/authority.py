@@ -97,8 +97,8 @@ def holds_step_role(step: Step, task: Task, person: Person) -> bool:
         return person.has_role("教务处")
     if task.group == "分管领导":
         return person.has_role(LEADER_ROLE)
-    if task.group == "发起人":
-        return False  # the requester's own duty: nobody else holds it
+    if task.group in ("发起人", "代课教师"):
+        return False  # the requester's own duty, or the named substitute's: nobody else holds it
     for a in step.assignees:
         if a.party in ("教务处", "分管领导") or (a.party == "发起人" and a.role is None):
             continue
@@ -116,6 +116,8 @@ def step_role_label(step: Step, task: Task) -> str:
         return "教务处"
     if task.group == "分管领导":
         return LEADER_ROLE
+    if task.group == "代课教师":
+        return "申请中指定的代课教师本人"
     for a in step.assignees:
         if a.party in ("系部", "通识教育部") or (a.party == "发起人" and a.role):
             role = a.role or "教学秘书"

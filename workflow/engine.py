@@ -21,6 +21,8 @@ from workflow.notify import Notifier
 from workflow.people import people_with_role, run_owners, teaching_departments
 from workflow.reading import CLOSED
 from workflow.spec import Step, WorkflowSpec
+from workflow import telling
+from workflow.telling import tell_rejected
 
 # For each task kind, the actions its card offers and the status each leads to.
 ACTIONS = {
@@ -124,9 +126,14 @@ class Engine:
             run.step_index = index
             step = steps[index]
             assignments = await self.resolve(s, run, step)
+            if not step.needed(run.data):  # e.g. the substitute's step of a request that is not 代课
+                await self._create_tasks(s, run, index, step, assignments, status="not_needed")
+                await self.audit(s, run, None, "system", "not_needed", step.title)
+                index += 1
+                continue
             if not assignments:
                 await self.audit(s, run, None, "system", "no_assignee", step.title)
-                await self._tell_owner(s, run, "run/no_assignee.j2", step=step)
+                await telling.tell_owner(self, s, run, "run/no_assignee.j2", step=step)
                 index += 1
                 continue
             tasks = await self._create_tasks(s, run, index, step, assignments)
@@ -137,32 +144,38 @@ class Engine:
                 await self._send_notice(s, run, step, tasks)
                 index += 1
                 continue
+            reached: list[str] = []
             for t in tasks:
-                await self.send_task_card(s, run, step, t)
+                reached += await self.send_task_card(s, run, step, t)
+            if hook is not None:
+                await hook.on_sent(self, s, run, step, reached)
             return
         await self._finish(s, run, "done")
 
     async def _create_tasks(self, s: AsyncSession, run: Run, index: int, step: Step,
-                            assignments: list[Assignment]) -> list[Task]:
+                            assignments: list[Assignment], status: str = "") -> list[Task]:
         now = self.clock()
         due = now + timedelta(days=step.deadline_days) if step.deadline_days is not None else None
         tasks = [Task(run_id=run.id, step_index=index, step_id=step.id, kind=step.kind, group=a.group,
                       department=a.department, assignee=a.userid, due_at=due, created_at=now,
-                      status="done" if step.kind == "notice" else "open")
+                      status=status or ("done" if step.kind == "notice" else "open"))
                  for a in assignments]
         s.add_all(tasks)
         await s.flush()
         return tasks
 
-    async def _send_notice(self, s: AsyncSession, run: Run, step: Step, tasks: list[Task]) -> None:
+    async def _send_notice(self, s: AsyncSession, run: Run, step: Step, tasks: list[Task]) -> list[str]:
         template = step.templates.get("notice", "task/notice.yaml.j2")
         values = await self._card_values(s, run, step, None)
-        await self.notifier.card(s, [t.assignee for t in tasks], template, values, run=run)
+        return await self.notifier.card(s, [t.assignee for t in tasks], template, values, run=run)
 
-    async def send_task_card(self, s: AsyncSession, run: Run, step: Step, task: Task, *, reminder: bool = False) -> None:
+    async def send_task_card(self, s: AsyncSession, run: Run, step: Step, task: Task, *,
+                             reminder: bool = False) -> list[str]:
+        """The task's card to its assignee; returns whom it was queued for."""
         template = step.templates.get("card", f"task/{step.kind}.yaml.j2")
         values = await self._card_values(s, run, step, task)
-        await self.notifier.card(s, [task.assignee], template, {**values, "reminder": reminder}, run=run, task=task)
+        return await self.notifier.card(s, [task.assignee], template, {**values, "reminder": reminder},
+                                        run=run, task=task)
 
     async def _card_values(self, s: AsyncSession, run: Run, step: Step, task: Task | None) -> dict:
         values = dict(run=run, spec=self.spec(run), step=step, task=task, starter=await s.get(Person, run.started_by),
@@ -197,7 +210,7 @@ class Engine:
             hook = self.hook(step)
             if hook is not None:
                 await hook.on_complete(self, s, run, step)
-            await self._step_closed_for_starter(s, run, task.step_index)
+            await telling.step_closed_for_starter(self, s, run, task.step_index)
             await self._activate(s, run, task.step_index + 1)
 
     async def _finish(self, s: AsyncSession, run: Run, status: str, reason: str = "") -> None:
@@ -256,7 +269,7 @@ class Engine:
         await self.audit(s, run, task, actor.userid, action, payload.get("reason", ""))
         if new_status == "rejected":
             await self._finish(s, run, "rejected", payload.get("reason", ""))
-            await self._tell_rejected(s, run, step, actor, payload.get("reason", ""))
+            await tell_rejected(self, s, run, step, actor, payload.get("reason", ""))
             await self.notifier.settle(s, run)
             return Decision("ok", task, run)
         hook = self.hook(step)
@@ -266,14 +279,6 @@ class Engine:
             await self._after_progress(s, run, task)
         await self.notifier.settle(s, run)
         return Decision("ok", task, run)
-
-    async def _tell_rejected(self, s: AsyncSession, run: Run, step: Step, actor: Person, reason: str) -> None:
-        """A request filed through a form gets a card with 重新提交; others a message."""
-        values = dict(run=run, spec=self.spec(run), step=step, actor=actor, reason=reason)
-        if self.spec(run).start_form:
-            await self.notifier.card(s, [run.started_by], "run/rejected_starter.yaml.j2", values, run=run)
-        else:
-            await self.notifier.text(s, [run.started_by], "run/rejected_starter.j2", values)
 
     async def progressed(self, s: AsyncSession, run: Run, task: Task) -> None:
         """A task closed outside ``act`` (a settled 有异议): its group and step may be complete now."""
@@ -303,15 +308,16 @@ class Engine:
         await self.notifier.settle(s, run)
         return "ok"
 
-    async def remind(self, s: AsyncSession, run: Run, actor: Person | None = None) -> list[Task]:
-        """催办: send the card again to everyone still open on the current step."""
+    async def remind(self, s: AsyncSession, run: Run, actor: Person | None = None) -> list[str]:
+        """催办: send the card again to everyone still open on the current step; returns whom it reached."""
         open_tasks = (await s.execute(select(Task).where(Task.run_id == run.id, Task.status == "open")
                                       .order_by(Task.id))).scalars().all()
         steps = self.steps(run)
+        reached: list[str] = []
         for t in open_tasks:
-            await self.send_task_card(s, run, steps[t.step_index], t, reminder=True)
+            reached += await self.send_task_card(s, run, steps[t.step_index], t, reminder=True)
         await self.audit(s, run, None, actor.userid if actor else "system", "remind", str(len(open_tasks)))
-        return list(open_tasks)
+        return list(dict.fromkeys(reached))
 
     async def skip_step(self, s: AsyncSession, run: Run, actor: Person, reason: str) -> Step | None:
         """跳过 the current step: the owner's call, never an approval's (raises EngineError)."""
@@ -325,7 +331,7 @@ class Engine:
         hook = self.hook(step)
         if hook is not None:  # a skipped step is over too: 教务处 still gets what came in
             await hook.on_complete(self, s, run, step)
-        await self._step_closed_for_starter(s, run, run.step_index)
+        await telling.step_closed_for_starter(self, s, run, run.step_index)
         await self._activate(s, run, run.step_index + 1)
         await self.notifier.settle(s, run)
         return step
@@ -380,21 +386,3 @@ class Engine:
     async def audit(self, s: AsyncSession, run: Run | None, task: Task | None, actor: str, action: str, detail: str) -> None:
         s.add(AuditEntry(run_id=run.id if run else None, task_id=task.id if task else None, actor=actor,
                          action=action, detail=detail, at=self.clock()))
-
-    async def _step_closed_for_starter(self, s: AsyncSession, run: Run, index: int) -> None:
-        """The starter hears each approval and the step the spec marks as theirs (``templates.starter``)."""
-        steps = self.steps(run)
-        step = steps[index]
-        template = step.templates.get("starter") or ("run/step_done_starter.j2" if step.kind == "approve" else "")
-        if not template or not self.spec(run).notify_starter:
-            return
-        values = {**await self._card_values(s, run, step, None),
-                  "next_step": steps[index + 1] if index + 1 < len(steps) else None}
-        if template.endswith(".yaml.j2"):
-            await self.notifier.card(s, [run.started_by], template, values, run=run)
-        else:
-            await self.notifier.text(s, [run.started_by], template, values)
-
-    async def _tell_owner(self, s: AsyncSession, run: Run, template: str, **values) -> None:
-        targets = [run.owner_userid] if run.owner_userid else [p.userid for p in await people_with_role(s, "教务处")]
-        await self.notifier.text(s, targets, template, dict(run=run, spec=self.spec(run), **values))

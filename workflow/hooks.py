@@ -35,6 +35,9 @@ class StepHook(Protocol):
     async def on_activate(self, engine: "Engine", s: AsyncSession, run: Run, step: Step, tasks: list[Task]) -> None:
         """The step opened and its tasks exist."""
 
+    async def on_sent(self, engine: "Engine", s: AsyncSession, run: Run, step: Step, reached: list[str]) -> None:
+        """The step's cards went out; ``reached`` is whom the outbox queued them for."""
+
     async def on_complete(self, engine: "Engine", s: AsyncSession, run: Run, step: Step) -> None:
         """The step's join was met."""
 
@@ -57,6 +60,9 @@ class BaseStepHook:
     allow_empty_sheet: bool = False
 
     async def on_activate(self, engine: "Engine", s: AsyncSession, run: Run, step: Step, tasks: list[Task]) -> None:
+        return None
+
+    async def on_sent(self, engine: "Engine", s: AsyncSession, run: Run, step: Step, reached: list[str]) -> None:
         return None
 
     async def on_complete(self, engine: "Engine", s: AsyncSession, run: Run, step: Step) -> None:

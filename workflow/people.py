@@ -22,9 +22,10 @@ async def people_with_role(s: AsyncSession, role: str, department: str | None = 
 
 
 async def teaching_departments(s: AsyncSession) -> list[str]:
-    """The 系部 a 系部 step fans out to: every department but 教务处 and 通识教育部."""
+    """The 系部 a 系部 step fans out to: every department but 教务处. 通识教育部 teaches too
+    (its teachers' 课时, its 教学秘书's sheets), so it is one of them, listed after the 系."""
     names = (await s.execute(select(Person.department).where(Person.active.is_(True)).distinct())).scalars().all()
-    return sorted(d for d in names if d and d not in (OFFICE_DEPARTMENT, GENERAL_DEPARTMENT))
+    return sorted((d for d in names if d and d != OFFICE_DEPARTMENT), key=lambda d: (d == GENERAL_DEPARTMENT, d))
 
 
 async def names(s: AsyncSession, userids: Iterable[str]) -> dict[str, str]:

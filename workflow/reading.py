@@ -15,6 +15,9 @@ from workflow.spec import Step
 
 # A task in one of these states has met its duty (the group counts as done).
 CLOSED = ("done", "skipped")
+# A step whose ``when`` does not hold for the run (the substitute's step of a 调课): its tasks,
+# if anyone was named, are kept in this state and nobody is asked.
+NOT_NEEDED = "not_needed"
 
 
 async def approvals(s: AsyncSession, run: Run, steps: list[Step]) -> list[dict]:
@@ -24,7 +27,8 @@ async def approvals(s: AsyncSession, run: Run, steps: list[Step]) -> list[dict]:
                             .order_by(Task.acted_at, Task.id))).scalars().all()
     who = await names(s, [t.acted_by for t in rows])
     return [dict(step=steps[t.step_index].label, kind=t.kind, name=who.get(t.acted_by, t.acted_by),
-                 action=t.result.get("action", ""), reason=t.result.get("reason", ""), at=t.acted_at)
+                 action=t.result.get("action", ""), reason=t.result.get("reason", ""), at=t.acted_at,
+                 label=steps[t.step_index].labels.get(t.result.get("action", ""), ""))  # e.g. 已确认代课
             for t in rows]
 
 
@@ -37,7 +41,8 @@ async def progress(s: AsyncSession, run: Run, steps: list[Step], now: datetime) 
         groups: dict[str, dict] = {}
         for t in (t for t in tasks if t.step_index == i):
             _add_to_group(groups, t, who, now)
-        out.append(dict(index=i + 1, step=step, state=_step_state(run, i), groups=list(groups.values())))
+        state = NOT_NEEDED if not step.needed(run.data) else _step_state(run, i)
+        out.append(dict(index=i + 1, step=step, state=state, groups=list(groups.values())))
     return out
 
 
@@ -49,6 +54,8 @@ def _add_to_group(groups: dict[str, dict], t: Task, who: dict[str, str], now: da
     g["people"].append(who.get(t.assignee, t.assignee))
     if t.status in CLOSED:
         g["state"] = "done"
+    elif t.status == NOT_NEEDED:
+        g["state"] = NOT_NEEDED
     elif t.status == "rejected":
         g["state"] = "rejected"
     elif t.status == "disputed" and g["state"] != "done":

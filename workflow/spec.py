@@ -19,7 +19,8 @@ Category = Literal["教学运行", "实践教学", "教学研究", "教学质量
 # when the run was started by someone else; the first one to act closes it).
 # 系部: fan out to each 系部 of the run. 通识教育部: that department only.
 # 发起人: whoever started the run. 分管领导: the 教务处分管领导.
-Party = Literal["教务处", "系部", "通识教育部", "发起人", "分管领导"]
+# 代课教师: the person the starter's form names in ``answer`` (the 代课 request's substitute).
+Party = Literal["教务处", "系部", "通识教育部", "发起人", "分管领导", "代课教师"]
 Role = Literal["教务处", "教务处分管领导", "系部主任", "教学秘书", "辅导员", "任课教师", "教研室主任"]
 
 _STEP_ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -38,6 +39,24 @@ class Assignee(_Strict):
     # For 系部: every 系部 of the run ("all"), the starter's 系部 ("starter"), or the
     # 系部 of the run's subject, e.g. the class in a 调停课 ("subject").
     scope: Literal["all", "starter", "subject"] = "all"
+    # With party 代课教师: the start form's answer that names the person ({userid, name, …}).
+    answer: str | None = None
+
+    @model_validator(mode="after")
+    def _named(self) -> "Assignee":
+        if (self.party == "代课教师") != bool(self.answer):
+            raise ValueError("party 为 代课教师 时必须写 answer（且只有它可以写）")
+        return self
+
+
+class Condition(_Strict):
+    """A step is needed only when the start form's ``answer`` is one of ``equals`` (e.g. type 代课)."""
+
+    answer: str
+    equals: list[str] = Field(min_length=1)
+
+    def holds(self, data: dict) -> bool:
+        return str((data.get("form") or {}).get(self.answer, "")) in self.equals
 
 
 class Step(_Strict):
@@ -62,6 +81,17 @@ class Step(_Strict):
     # thread: 教务处 answers 已更正 (the person confirms again) or 维持, and the step waits until then.
     disputes: Literal["note", "thread"] = "note"
     note: str | None = None  # why an owner or kind was chosen where the handbook is silent; never shown to users
+    # Not in the handbook: a step the college added (the importer's comparison leaves it out).
+    added: bool = False
+    # Only for some requests: when it does not hold, the step's tasks are marked not_needed.
+    when: Condition | None = None
+    # Who else hears of a 驳回 at this step (the starter always does), e.g. the 系部主任.
+    tell_on_reject: list[Assignee] = Field(default_factory=list)
+    # What a decision is called once made, where the usual words do not fit, e.g. {reject: 无法代课}.
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    def needed(self, data: dict) -> bool:
+        return self.when is None or self.when.holds(data)
 
     @field_validator("id")
     @classmethod

@@ -194,7 +194,9 @@ async def run_detail(s: AsyncSession, core: "BotCore", viewer: Viewer, run: Run)
                    for k, v in versions.items()]
     disputes = [x for x in (item for rows in by_step.values() for item in rows)
                 if x["task"].result.get("action") in ("dispute", "reject") and x["task"].result.get("reason")]
-    return dict(run=run, spec=engine.spec(run), steps=[dict(index=i, step=st, state=step_state(run, i),
+    return dict(run=run, spec=engine.spec(run), steps=[dict(index=i, step=st,
+                                                           state=step_state(run, i) if st.needed(run.data)
+                                                           else "not_needed",
                                                            tasks=by_step.get(i, []))
                                                       for i, st in enumerate(steps)],
                 steps_with_tasks=len(by_step), file_groups=file_groups, disputes=disputes, audit=audit, who=who,

@@ -170,7 +170,7 @@ class _Routes:
             for run_id in run_ids:
                 people += len(await self.core.engine.remind(s, await s.get(Run, run_id), viewer.person))
         self.core.after_commit()
-        return self.c.back("/console", self.c.note("reminded_overdue", runs=len(run_ids), tasks=people))
+        return self.c.back("/console", self.c.note("reminded_overdue", runs=len(run_ids), people=people))
 
     # -- the run page --------------------------------------------------------------------------
     async def run_page(self, request: web.Request) -> web.Response:
@@ -205,9 +205,9 @@ class _Routes:
                     if action == "remind":
                         if run.status != "open":
                             return self.c.back(here, self.c.note("not_open", run=run), ok=False)
-                        tasks = await self.core.engine.remind(s, run, viewer.person)
-                        names = await directory.names(s, [t.assignee for t in tasks])
-                        note = self.c.note("reminded", names=sorted(set(names.values())))
+                        reached = await self.core.engine.remind(s, run, viewer.person)
+                        names = await directory.names(s, reached)
+                        note = self.c.note("reminded", names=sorted({names.get(u, u) for u in reached}))
                     elif action == "skip":
                         step = await self.core.engine.skip_step(s, run, viewer.person, reason)
                         note = self.c.note("skipped", step=step) if step else self.c.note("not_open", run=run)

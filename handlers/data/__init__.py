@@ -30,6 +30,10 @@ class StepHook(BaseStepHook):
     async def on_activate(self, engine: "BotEngine", s: AsyncSession, run: Run, step: Step, tasks: list[Task]) -> None:
         return None
 
+    async def on_sent(self, engine: "BotEngine", s: AsyncSession, run: Run, step: Step, reached: list[str]) -> None:
+        """The step's cards went out; ``reached`` is whom the outbox queued them for."""
+        return None
+
     async def on_complete(self, engine: "BotEngine", s: AsyncSession, run: Run, step: Step) -> None:
         return None
 

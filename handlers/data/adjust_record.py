@@ -15,18 +15,29 @@ from bot.render import Renderer
 from handlers.data import StepHook
 from handlers.data.inert import append_text_row
 from handlers.offload import off_loop
-from models import StoredFile
+from models import Person, StoredFile
 
 TEXTS = "data/adjust_record.j2"
 
 
-def record_rows(renderer: Renderer, run, approvals: list[dict]) -> list[tuple[str, str]]:
+def record_rows(renderer: Renderer, run, approvals: list[dict], teacher: Person | None) -> list[tuple[str, str]]:
+    """The record's lines: who asked (name, 系部, 工号 — the directory's userid), what, when, who signed."""
     rows = [(renderer.macro(TEXTS, "label_record_no"), run.record_no),
             (renderer.macro(TEXTS, "label_title"), run.title)]
+    if teacher is not None:
+        rows += [(renderer.macro(TEXTS, "label_teacher"), teacher.name),
+                 (renderer.macro(TEXTS, "label_department"), teacher.department),
+                 (renderer.macro(TEXTS, "label_staff_no"), teacher.userid)]
     rows += [(str(k), str(v)) for k, v in run.data.get("summary", [])]
+    form = run.data.get("form") or {}
+    for key in ("original", "new_slot"):  # 教学周 and 周几 on lines of their own, for sorting in Excel
+        slot = form.get(key)
+        if isinstance(slot, dict) and "weekday" in slot:
+            rows += [(renderer.macro(TEXTS, f"label_{key}_week"), renderer.macro(TEXTS, "week", s=slot)),
+                     (renderer.macro(TEXTS, f"label_{key}_weekday"), renderer.macro(TEXTS, "weekday", s=slot))]
     for a in approvals:
         rows.append((a["step"], renderer.macro(TEXTS, "approval_line", name=a["name"], action=a["action"], at=a["at"],
-                                               reason=a["reason"])))
+                                               reason=a["reason"], label=a.get("label", ""))))
     return rows
 
 
@@ -52,7 +63,8 @@ class AdjustRecord(StepHook):
         approvals = await engine.approvals(s, run)
         renderer = engine.core.renderer
         path = Path(engine.core.settings.data_dir) / "records" / f"{run.record_no}.xlsx"
-        await off_loop(write_xlsx, path, renderer.macro(TEXTS, "sheet_title"), record_rows(renderer, run, approvals))
+        rows = record_rows(renderer, run, approvals, await s.get(Person, run.started_by))
+        await off_loop(write_xlsx, path, renderer.macro(TEXTS, "sheet_title"), rows)
         s.add(StoredFile(run_id=run.id, step_id=step.id, userid="system", filename=path.name, path=str(path),
                          size=path.stat().st_size,
                          content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

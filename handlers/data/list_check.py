@@ -6,6 +6,7 @@ while it is missing, the step holds one more task — an upload for the run's
 owner, in the group 教务处, so the join waits for it and 进度 shows it. Until
 it arrives the others' cards say they will get their part; when it arrives,
 each open task's card is sent again showing that person's or 系部's part.
+教务处 then hears how many people those cards reached, as the outbox queued them.
 有异议 / 有误 (``dispute``, with a reason) reaches 教务处 at once; a summary
 follows when the step is over.
 """
@@ -55,7 +56,7 @@ class ListCheck(StepHook):
     async def on_activate(self, engine, s, run, step, tasks) -> None:
         given = self.listed(run)
         if given is not None:
-            if "prepared" not in given:
+            if "prepared" not in given:  # 教务处 hears of it once the engine has sent the cards (on_sent)
                 await self._keep(engine, s, run, step, given["rows"], given.get("file_id"))
             return
         first = tasks[0]
@@ -81,10 +82,12 @@ class ListCheck(StepHook):
             if stored is None:  # closed without a file (not from its card): the list is still missing
                 return
             rows = await off_loop(read_records, stored.path, self.columns)  # off the loop; the file was checked
-            await self._keep(engine, s, run, step, rows, stored.id)
+            kept = await self._keep(engine, s, run, step, rows, stored.id)
+            reached: list[str] = []
             for t in await step_tasks(s, run, task.step_index):
                 if t.status == "open" and t.kind == step.kind:
-                    await engine.send_task_card(s, run, step, t)
+                    reached += await engine.send_task_card(s, run, step, t)
+            await self._received(engine, s, run, step, kept, reached)
         elif task.result.get("action") == "dispute":
             person = await s.get(Person, task.acted_by)
             values = dict(step=step, task=task, person=person, reason=task.result.get("reason", ""),
@@ -105,6 +108,12 @@ class ListCheck(StepHook):
     def keep_correction(self, run: Run, change: dict) -> None:
         run.data = {**run.data, self.data_key: change["data"]}
 
+    async def on_sent(self, engine, s, run, step, reached) -> None:
+        """A list given when the run started: the cards just went out with each part."""
+        given = self.listed(run)
+        if given is not None and given.get("prepared") and not given.get("told"):
+            await self._received(engine, s, run, step, given, reached)
+
     async def on_complete(self, engine, s, run, step) -> None:
         index = engine.steps(run).index(step)
         found = await parts(s, run, index)
@@ -120,8 +129,15 @@ class ListCheck(StepHook):
             return {"listed": False}
         return {"listed": True, **await self.part(engine, s, run, task, data)}
 
-    async def _keep(self, engine, s, run, step, rows: list[dict], file_id: int | None) -> None:
+    async def _keep(self, engine, s, run, step, rows: list[dict], file_id: int | None) -> dict:
         kept = await self.prepare(engine, s, run, step, rows)
         run.data = {**run.data, self.data_key: {**kept, "file_id": file_id, "prepared": True}}
-        await tell_office(engine, s, run, self.received_template, step=step, **kept)
+        return kept
+
+    async def _received(self, engine, s, run, step, kept: dict, reached: list[str]) -> None:
+        """教务处 hears the list is in and whom the cards reached (``reached``: what the outbox queued)."""
+        run.data = {**run.data, self.data_key: {**self.listed(run), "told": True}}
+        shown = {k: v for k, v in kept.items() if k not in ("file_id", "prepared", "told")}
+        await tell_office(engine, s, run, self.received_template, step=step, reached=list(dict.fromkeys(reached)),
+                          **shown)
         await self.announce(engine, s, run, step, kept)

@@ -54,9 +54,10 @@ class WorkloadCheck(ListCheck):
         listed = {r[USERID] for r in rows if r[USERID]}
         asked = [t for t in await step_tasks(s, run, engine.steps(run).index(step)) if "/" in t.group]
         without = sorted({_teacher_of(t) for t in asked} - listed)
-        names = await directory.names(s, without)
+        unasked = sorted(listed - {_teacher_of(t) for t in asked})  # lines whose teacher has no card here
+        names = await directory.names(s, without + unasked)
         return {"rows": rows, "teachers": len(listed), "total": _total(rows), "unmatched": unmatched,
-                "without": [names.get(u, u) for u in without]}
+                "without": [names.get(u, u) for u in without], "unasked": [names.get(u, u) for u in unasked]}
 
     async def part(self, engine, s, run, task, data):
         teacher = _teacher_of(task)

@@ -107,7 +107,7 @@ async def test_withdraw_while_pending(wecom):
     await w.say(TEACHER, "确认")
     card = w.last_card(HEAD)
     await w.say(TEACHER, "撤回")
-    assert "已撤回" in w.last_text(TEACHER)
+    assert "已撤回" in w.last_text(TEACHER) and "已告知陈志荣" in w.last_text(TEACHER)
     assert "撤回" in w.last_text(HEAD)
     await w.click(HEAD, card, "同意", create_time=int(time.time()) + 5)
     assert "已处理" in w.last_text(HEAD)

@@ -14,7 +14,7 @@ from tests.support.files import ABNORMAL, ATTENDANCE, EVALUATION, JPEG, MAKEUP, 
 from tests.support.flows import finish_office_tasks, merged_card, progress_text, run_of
 from tests.support.harness import card_text, card_url, settled
 from tests.support.pages import download, link_in, local, upload
-from tests.support.people import COUNSELORS, OFFICE, SECRETARIES
+from tests.support.people import COUNSELORS, GENERAL_TEACHERS, OFFICE, SECRETARIES
 
 
 # ----- 1.1 三大注册: 异常信息学生名单 ------------------------------------------------------------
@@ -52,11 +52,14 @@ async def test_abnormal_students_checked_then_merged_for_the_office(wecom):
     progress = progress_text(w)
     assert "机电工程系：已完成" in progress
     assert "信息工程系：未完成（郭燕）" in progress and "经济管理系：未完成（蔡琴华）" in progress
+    assert "通识教育部：未完成（叶青）" in progress  # a teaching department like the others
     assert not [c for c in w.cards(OFFICE) if c["main_title"]["title"].startswith("合并表")]
 
     await upload(w, card_url(w.last_card("guoyan")), xlsx(ABNORMAL, ["2024101", "王五", "计网2401", "学籍异常", "身份证号错误"]))
     await upload(w, card_url(w.last_card("caiqh")), xlsx(ABNORMAL, ["2024201", "赵六", "会计2401", "未报到", "未联系上"],
                                                          ["2024202", "钱七", "电商2401", "休学", "参军"]))
+    assert not [c for c in w.cards(OFFICE) if c["main_title"]["title"].startswith("合并表")]  # 通识教育部 to answer
+    await upload(w, card_url(w.last_card("yeqing")), xlsx(ABNORMAL))  # 本部门无异常学生: the header alone
     card = merged_card(w)
     assert "共 5 行" in card_text(card) and "已收齐" in card_text(card) and card["jump_list"][0]["title"] == "打开合并表"
     assert not any("/file/" in t for t in w.texts(OFFICE) if "上传的文件" not in t)  # never a raw link in text
@@ -83,7 +86,8 @@ async def test_download_link_is_signed_and_personal(wecom):
 
 
 # ----- 1.6 课时统计 --------------------------------------------------------------------------------
-TEACHERS = {"chenzr", "sunlt", "maqiang", "hezq", "xuhm", "luoxy", "fengkai", "dengyl", "yuanhx", "jiangtao"}
+TEACHERS = {"chenzr", "sunlt", "maqiang", "hezq", "xuhm", "luoxy", "fengkai", "dengyl", "yuanhx", "jiangtao",
+            *GENERAL_TEACHERS}  # 通识教育部's teachers are paid by the same sheet
 
 
 async def test_workload_each_teacher_checks_own_lines_and_disputes_reach_the_office(wecom):
@@ -93,7 +97,6 @@ async def test_workload_each_teacher_checks_own_lines_and_disputes_reach_the_off
     assert "请上传本期工作量表" in ask["main_title"]["title"] and "工号、姓名、课程、班级、课时" in card_text(ask)
     for teacher in TEACHERS:  # a heads-up without buttons until the table is in
         assert "教务处正在整理本期工作量表" in w.last_text(teacher) and not w.cards(teacher)
-    assert not w.inbox("songlp")  # 通识教育部 is not one of the run's 系部
 
     status, html = await upload(w, card_url(ask), xlsx(WORKLOAD, ["sunlt", "孙丽婷", "电工基础", "机电2401", 32],
                                                        ["sunlt", "孙丽婷", "电工基础", "机电2402", "三十"]))
@@ -107,6 +110,8 @@ async def test_workload_each_teacher_checks_own_lines_and_disputes_reach_the_off
     assert status == 200
     received = next(t for t in w.texts(OFFICE) if "已收到工作量表" in t)
     assert "共 11 条、3 位教师、合计 168 课时" in received
+    assert f"核对卡片已发给 {len(TEACHERS)} 位任课教师" in received  # what the outbox queued: 12, 通识教育部 included
+    assert "没有您的课时记录" in card_text(w.last_card("cuimin"))
     assert "第 5 行 张无名（工号 T0100）" in received and "马强" in received  # 马强 has no lines
 
     card = w.last_card("sunlt")
@@ -135,7 +140,7 @@ async def test_workload_each_teacher_checks_own_lines_and_disputes_reach_the_off
     await w.say(OFFICE, "实训课时已计入液压传动")
     assert "维持原统计" in w.last_text("hezq") and "实训课时已计入液压传动" in w.last_text("hezq")
     summary = next(t for t in w.texts(OFFICE) if "工作量核对已结束" in t)
-    assert "确认无误 9 人；有异议 1 人" in summary and "何志强（机电工程系）：液压传动实训少算了 8 课时" in summary
+    assert f"确认无误 {len(TEACHERS) - 1} 人；有异议 1 人" in summary and "何志强（机电工程系）：液压传动实训少算了 8 课时" in summary
 
     # step 2: each 系部's 考勤表, numbers checked, merged for 教务处
     card = w.last_card("linms")
@@ -147,7 +152,7 @@ async def test_workload_each_teacher_checks_own_lines_and_disputes_reach_the_off
                                  xlsx(ATTENDANCE, [secretary, dept, 2, 4, 0], ["x" + secretary, "某老师", 0, 2, 2]))
         assert status == 200
     rows = await download(w, card_url(merged_card(w, words="考勤统计表")))
-    assert rows[0] == ["系部"] + ATTENDANCE and len(rows) == 7
+    assert rows[0] == ["系部"] + ATTENDANCE and len(rows) == 1 + 2 * len(SECRETARIES)
     assert "测算课时津贴" in card_text(w.last_card(OFFICE))
     assert (await run_of(w, "1.6")).step_index == 2
 
@@ -188,7 +193,8 @@ async def test_makeup_list_split_by_department_confirm_or_correct(wecom):
         ["2024101", "王五", "计网2401", "信息工程系", "C语言"], ["2024301", "孙八", "英语2401", "外语系", "英语"]))
     assert status == 200
     received = next(t for t in w.texts(OFFICE) if "已收到补考名单" in t)
-    assert "机电工程系：2 人次" in received and "经济管理系：0 人次" in received
+    assert "机电工程系：2 人次" in received and "经济管理系：0 人次" in received and "通识教育部：0 人次" in received
+    assert f"发给 {len(SECRETARIES)} 位教学秘书核对" in received
     assert "第 5 行 孙八（外语系）英语" in received
 
     card = w.last_card("linms")
@@ -205,6 +211,7 @@ async def test_makeup_list_split_by_department_confirm_or_correct(wecom):
     correction = w.last_text(OFFICE)
     assert "信息工程系 郭燕 退回补考名单更正" in correction and "漏了赵九" in correction
     await w.click("caiqh", w.last_card("caiqh"), "确认")
+    await w.click("yeqing", w.last_card("yeqing"), "确认")
     summary = next(t for t in w.texts(OFFICE) if "补考名单核对已结束" in t)
     assert "机电工程系：确认无误" in summary and "信息工程系：有误 — 王五已于上学期补考通过" in summary
     assert "印制补考试卷" in card_text(w.last_card("linms"))
@@ -241,7 +248,7 @@ async def test_signup_numbers_must_agree_before_the_step_closes(wecom):
 
     await w.say(OFFICE, "进度 2.1")
     assert "信息工程系：未完成（郭燕）" in w.last_text(OFFICE)
-    for secretary, n in (("guoyan", "30"), ("caiqh", "41")):
+    for secretary, n in (("guoyan", "30"), ("caiqh", "41"), ("yeqing", "0")):
         await w.click(secretary, w.last_card(secretary), "填写")
         for answer in (n, n, "确认"):
             await w.say(secretary, answer)
@@ -322,6 +329,7 @@ async def test_abnormal_students_header_only_sheet_means_none_in_that_department
     assert status == 422 and "缺少列：异常类型" in html
     await upload(w, card_url(w.last_card("guoyan")), xlsx(ABNORMAL, ["2024101", "王五", "计网2401", "学籍异常", "身份证号错误"]))
     await upload(w, card_url(w.last_card("caiqh")), xlsx(ABNORMAL, ["2024201", "赵六", "会计2401", "未报到", "未联系上"]))
+    await upload(w, card_url(w.last_card("yeqing")), xlsx(ABNORMAL))
 
     merged = card_text(merged_card(w))
     assert "已收齐" in merged and "未上传" not in merged and "共 2 行" in merged

@@ -134,14 +134,15 @@ async def test_missing_department_remind_reassign_skip(wecom):
     assert "2. 培训学习委员【进行中】" in progress
     assert "机电工程系：已完成" in progress
     assert "信息工程系：未完成（郭燕）" in progress and "经济管理系：未完成（蔡琴华）" in progress
+    assert "通识教育部：未完成（叶青）" in progress  # a teaching department like the others
     assert (await run_of(w, "4.7")).step_index == 1  # the step waits for them
 
     mark = w.mark()
     await w.say(OFFICE, "催办 4.7")
     again = [m for m in w.since(mark) if m["card"]]
-    assert {m["userid"] for m in again} == {"guoyan", "caiqh"}
+    assert {m["userid"] for m in again} == {"guoyan", "caiqh", "yeqing"}
     assert all("【催办】" in m["card"]["main_title"]["title"] for m in again)
-    assert "郭燕" in w.last_text(OFFICE) and "蔡琴华" in w.last_text(OFFICE)
+    assert "郭燕" in w.last_text(OFFICE) and "蔡琴华" in w.last_text(OFFICE) and "叶青" in w.last_text(OFFICE)
 
     stale = w.last_card("guoyan")
     guoyan_task = next(t for t in await tasks_of(w, run.id, status="open") if t.assignee == "guoyan")
@@ -158,6 +159,7 @@ async def test_missing_department_remind_reassign_skip(wecom):
     await w.click("guoyan", stale, "办结", create_time=int(time.time()) + 5)
     assert "不由您处理" in w.last_text("guoyan")
     await w.click("xuhm", w.last_card("xuhm"), "办结")
+    await w.click("yeqing", w.last_card("yeqing"), "办结")
     assert (await run_of(w, "4.7")).step_index == 1  # 经济管理系 still behind
 
     caiqh_card = w.last_card("caiqh")
@@ -172,7 +174,7 @@ async def test_missing_department_remind_reassign_skip(wecom):
                  (await s.execute(select(AuditEntry).where(AuditEntry.run_id == run.id))).scalars()}
     assert "郭燕请假" in audit[("reassign", OFFICE)] and "徐慧敏" in audit[("reassign", OFFICE)]
     assert "经济管理系已线下召开" in audit[("skip", OFFICE)]
-    assert audit[("remind", OFFICE)] == "2"
+    assert audit[("remind", OFFICE)] == "3"
 
 
 # ----- restart, several runs ----------------------------------------------------------------------------
@@ -190,6 +192,7 @@ async def test_restart_mid_run_continues(wecom, wecom_settings, aiohttp_client):
     w2 = WeComHarness(await aiohttp_client(app2), app2[CORE], w.fake)
     await w2.click("guoyan", w.last_card("guoyan"), "办结")  # cards sent before the restart still work
     await w2.click("caiqh", w.last_card("caiqh"), "办结")
+    await w2.click("yeqing", w.last_card("yeqing"), "办结")  # 通识教育部 too
     assert (await run_of(w2, "4.7")).step_index == 2
     run = await walk(w2, run)
     assert run.status == "done"

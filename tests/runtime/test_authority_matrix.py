@@ -280,7 +280,7 @@ async def test_office_cannot_take_over_or_skip_a_teachers_approvals(wecom, clerk
     await w.say(clerk, f"跳过 {sc.run.record_no} 陈主任出差")
     assert "是审批，不能跳过" in w.last_text(clerk)
     assert (await task_row(w, sc.task.id)).assignee == "chenzr"
-    assert (await run_of_id(w, sc.run.id)).step_index == 0
+    assert (await run_of_id(w, sc.run.id)).step_index == 1  # step 0, the substitute's, is not needed for a 调课
 
     await w.click("chenzr", card_for(w, "chenzr", sc.task.id), "同意")  # the approver signs
     leader = await _open_task(w, sc.run, "zhaogm")
@@ -291,7 +291,7 @@ async def test_office_cannot_take_over_or_skip_a_teachers_approvals(wecom, clerk
     await w.click(clerk, card_for(w, "zhaogm", leader.id), "同意")
     assert "不由您处理" in w.last_text(clerk)
     run = await run_of_id(w, sc.run.id)
-    assert run.step_index == 1 and run.status == "open"
+    assert run.step_index == 2 and run.status == "open"
     async with w.core.db.session() as s:
         done = (await s.execute(select(Task).where(Task.run_id == run.id, Task.status == "done"))).scalars().all()
     assert [(t.step_id, t.acted_by) for t in done] == [("dept_approve", "chenzr")]
@@ -341,7 +341,8 @@ def test_authority_rules_unit():
     secretary = Person(userid="linms", name="林美深", department="机电工程系", roles_text="教学秘书")
     teacher_run = Run(code="1.4", started_by="sunlt", owner_userid="", owner_role="教务处", status="open")
     office_run = Run(code="4.7", started_by="wangjw", owner_userid="wangjw", owner_role="教务处", status="open")
-    approve, notify = specs["1.4"].steps[0], specs["1.4"].steps[5]
+    steps = {st.id: st for st in specs["1.4"].steps}  # step 0 is the substitute's (代课 only)
+    approve, notify = steps["dept_approve"], steps["notify_class"]
     approval = Task(group="机电工程系", department="机电工程系", assignee="chenzr", status="open")
     confirm = Task(group="机电工程系", department="机电工程系", assignee="linms", status="open")
 
@@ -358,3 +359,7 @@ def test_authority_rules_unit():
     assert authority.may_reassign(teacher_run, notify, confirm, clerk, secretary).template == "errors/reassign_same.j2"
     assert authority.step_role_label(notify, confirm) == "机电工程系的教学秘书或系部主任"
     assert authority.step_role_label(approve, approval) == "机电工程系的系部主任"
+    cover = Task(group="代课教师", department="通识教育部", assignee="cuimin", status="open")
+    general_secretary = Person(userid="yeqing", name="叶青", department="通识教育部", roles_text="教学秘书")
+    assert authority.step_role_label(steps["substitute"], cover) == "申请中指定的代课教师本人"
+    assert not authority.holds_step_role(steps["substitute"], cover, general_secretary)  # the named teacher only

@@ -182,7 +182,9 @@ async def test_someone_who_left_gets_no_messages_and_no_tasks(db_url, tmp_path, 
     try:
         await sync(tmp_path, db_url, "dingtalk", **dingtalk_env(fake_dingtalk))
         async with db.session() as s:
-            oid = await outbox.enqueue(s, ["hezq", "sunlt"], OutboundMessage(kind="text", text="期末考试安排已发布"))
+            queued = await outbox.enqueue(s, ["hezq", "sunlt"], OutboundMessage(kind="text", text="期末考试安排已发布"))
+            assert queued.userids == ("sunlt",)  # who left is not counted as told
+            oid = queued.id
             teachers = [p.userid for p in await people_with_role(s, "任课教师", "机电工程系")]
         async with db.session() as s:
             told = (await s.execute(select(OutboxRecipient.userid).where(OutboxRecipient.outbox_id == oid))).scalars()

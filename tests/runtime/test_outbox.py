@@ -25,7 +25,7 @@ async def add_people(core, n: int, ids: list[str] | None = None) -> list[str]:
     return ids
 
 
-async def broadcast(core, userids, text="期末考试安排已发布") -> int:
+async def broadcast(core, userids, text="期末考试安排已发布") -> outbox.Queued:
     async with core.db.session() as s:
         return await outbox.enqueue(s, userids, OutboundMessage(kind="text", text=text))
 

@@ -128,7 +128,7 @@ async def test_someone_with_no_account_on_a_mounted_platform_is_marked_not_lost(
     await import_csv(core, tmp_path, "userid,name,department,roles\nzhaol,赵磊,机电工程系,任课教师\n")
     async with core.db.session() as s:
         await s.delete(await s.get(PersonAccount, ("wecom", "zhaol")))
-        oid = await outbox.enqueue(s, ["zhaol", "sunlt"], OutboundMessage(kind="text", text="期末考试安排已发布"))
+        oid = (await outbox.enqueue(s, ["zhaol", "sunlt"], OutboundMessage(kind="text", text="期末考试安排已发布"))).id
     await core.drainer.drain_until_idle()
     async with core.db.session() as s:
         assert await outbox.delivery_counts(s, oid) == {"sent": 1, "invalid": 1}
@@ -155,7 +155,7 @@ async def devchat_texts(core, userid: str) -> list[str]:
         return [r.message.get("text", "") for r in rows]
 
 
-async def broadcast(core, userids: list[str], text: str) -> int:
+async def broadcast(core, userids: list[str], text: str) -> outbox.Queued:
     async with core.db.session() as s:
         return await outbox.enqueue(s, userids, OutboundMessage(kind="text", text=text))
 

@@ -24,8 +24,9 @@ from workflow.agenda import flow_for_label
 from workflow.registry import default_specs
 from workflow.spec import WorkflowSpec
 
-SECRETARY = {"机电工程系": "linms", "信息工程系": "guoyan", "经济管理系": "caiqh"}
-HEAD = {"机电工程系": "chenzr", "信息工程系": "xuhm", "经济管理系": "dengyl"}
+# 通识教育部 is a teaching department like the 系: a 系部 step reaches its secretary too.
+SECRETARY = {"机电工程系": "linms", "信息工程系": "guoyan", "经济管理系": "caiqh", "通识教育部": "yeqing"}
+HEAD = {"机电工程系": "chenzr", "信息工程系": "xuhm", "经济管理系": "dengyl", "通识教育部": "songlp"}
 YEAR = (date(2026, 9, 1), date(2027, 8, 31))
 TICKS = ("00:10", "08:30", "12:00")  # local times each simulated day (evenings: see the deferral test)
 CN = timedelta(hours=8)
@@ -213,10 +214,10 @@ async def test_school_year(wecom):
     assert [t.strftime("%m-%d %H:%M") for t, _ in year.got("caiqh", "截止提醒")] == ["10-23 08:30"]
     assert not year.got("linms", "截止提醒") and not year.got("linms", "逾期提醒")  # done the day before
     assert "将于 10-26 12:00 截止" in year.got("guoyan", "截止提醒")[0][1]["content"]
-    for who in ("guoyan", "caiqh"):
+    for who in ("guoyan", "caiqh", "yeqing"):
         assert [t.strftime("%m-%d %H:%M") for t, _ in year.got(who, "逾期提醒")] == ["10-26 12:00"]
         assert any("【催办】待办理：测试限期" in m["content"] for t, m in year.got(who) if t.date() == date(2026, 10, 26))
-    for dept in ("信息工程系", "经济管理系"):
+    for dept in ("信息工程系", "经济管理系", "通识教育部"):
         (t, m), = year.got(HEAD[dept], "逾期提醒")
         assert t.strftime("%m-%d %H:%M") == "10-26 12:00"
         assert f"{dept}尚未办理：" in m["content"] and "报送材料" in m["content"]
@@ -249,6 +250,7 @@ async def script(year: Year, now: datetime) -> None:
         await year.act("guoyan", year.card("guoyan", "待办理：测试限期"), "办结")
     elif now == bj("2026-11-10", "12:00"):
         await year.act("caiqh", year.card("caiqh", "待办理：测试限期"), "办结")
+        await year.act("yeqing", year.card("yeqing", "待办理：测试限期"), "办结")
 
 
 # --- restarts, concurrency and stale claims ---------------------------------------------------

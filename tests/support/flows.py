@@ -19,7 +19,8 @@ from tests.support.pages import upload
 from tests.support.people import OFFICE, TEACHER
 
 
-async def fill_form(w, userid=TEACHER, kind="调课", class_name="计网2401"):
+async def fill_form(w, userid=TEACHER, kind="调课", class_name="计网2401", substitute="崔敏"):
+    """The 调停课 form up to its summary; a 代课 names ``substitute``."""
     await w.say(userid, kind)
     assert "课程" in w.last_text(userid)
     await w.say(userid, "电工基础")
@@ -30,6 +31,8 @@ async def fill_form(w, userid=TEACHER, kind="调课", class_name="计网2401"):
     if kind == "调课":
         await w.say(userid, "12月4日 第1-2节")
         await w.say(userid, "不变")
+    if kind == "代课":
+        await w.say(userid, substitute)
     await w.say(userid, "参加市级教学能力比赛")
     if "有冲突" in w.last_text(userid):  # an earlier request of this test holds the same slot
         await w.say(userid, "同一时段的另一份申请，仅作测试")

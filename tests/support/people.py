@@ -11,7 +11,9 @@ LEADER = "zhaogm"  # 赵国民, 教务处分管领导
 OFFICE = "wangjw"  # 王建伟, 教务处: starts every run here, so owns it
 OFFICE_STAFF = ("wangjw", "liuyf")  # 教务处: both get each 教务处 task
 SECRETARY_IT = "guoyan"  # 郭燕, 信息工程系 教学秘书 (the class 计网2401 is theirs)
-SECRETARIES = {"机电工程系": "linms", "信息工程系": "guoyan", "经济管理系": "caiqh"}
+# Every teaching department's 教学秘书: 通识教育部 is one of them (a 系部 step reaches it too).
+SECRETARIES = {"机电工程系": "linms", "信息工程系": "guoyan", "经济管理系": "caiqh", "通识教育部": "yeqing"}
+GENERAL_TEACHERS = ("songlp", "cuimin")  # 宋丽萍 (系部主任, teaches) and 崔敏, 通识教育部
 COUNSELORS = ("huangfd", "zhoujs", "tangwj", "panxl")
 
 

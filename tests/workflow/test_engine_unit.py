@@ -71,12 +71,14 @@ class RecordingNotifier:
     """Implements workflow.notify.Notifier by remembering each call."""
     told: list[Told] = field(default_factory=list)
 
-    async def text(self, s, userids, template, values) -> None:
+    async def text(self, s, userids, template, values) -> list[str]:
         self.told.append(Told("text", tuple(userids), template, dict(values)))
+        return list(dict.fromkeys(userids))
 
-    async def card(self, s, userids, template, values, *, run, task=None) -> None:
+    async def card(self, s, userids, template, values, *, run, task=None) -> list[str]:
         assert values["run"] is run and (task is None or values["task"] is task)
         self.told.append(Told("card", tuple(userids), template, dict(values)))
+        return list(dict.fromkeys(userids))
 
     async def settle(self, s, run) -> None:
         self.told.append(Told("settle", (), "", {"run": run}))

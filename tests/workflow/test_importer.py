@@ -27,8 +27,13 @@ def _shape(spec) -> dict:
     return {
         "code": spec.code, "name": spec.name, "category": spec.category, "time": spec.time,
         "standards": spec.standards,
-        "flows": [(f.name, [(s.title, s.owner) for s in f.steps]) for f in spec.all_flows()],
+        "flows": [(f.name, [(s.title, s.owner) for s in _handbook_steps(f)]) for f in spec.all_flows()],
     }
+
+
+def _handbook_steps(flow) -> list:
+    """The steps the handbook has: the ones the college added (``added: true``) are left out."""
+    return [s for s in flow.steps if not s.added]
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +66,7 @@ def test_guessed_owners_are_noted_on_both_sides(imported):
     for path in imported:
         fresh = load_spec_file(path)
         for flow, curated in zip(fresh.all_flows(), committed[fresh.code].all_flows()):
-            for new, old in zip(flow.steps, curated.steps):
+            for new, old in zip(flow.steps, _handbook_steps(curated)):
                 if new.note and "未注明负责方" in new.note:
                     guessed += 1
                     assert old.note and "未注明" in old.note, (fresh.code, old.id, old.title)

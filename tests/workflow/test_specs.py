@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from workflow.registry import SPEC_DIR, SpecError, find_spec, load_specs
-from workflow.spec import Step
+from workflow.spec import Assignee, Step
 
 CODES = [f"1.{i}" for i in range(1, 9)] + [f"2.{i}" for i in range(1, 17)] + \
         [f"3.{i}" for i in range(1, 13)] + [f"4.{i}" for i in range(1, 10)]
@@ -203,3 +203,14 @@ def test_broken_flow_step_names_the_flow(tmp_path):
     err = _broken(tmp_path, "2.11.yaml", lambda d: d["flows"][1]["steps"][1].update(owner=""))
     assert any("2.11.yaml" in p and "flow fault" in p and "step s2" in p and "owner" in p
                for p in err.problems), err.problems
+
+
+def test_cover_asks_the_substitute_first_and_only_for_a_cover(specs):
+    """1.4: the step the college added; the substitute named in the form, only when the type is 代课."""
+    first = specs["1.4"].steps[0]
+    assert (first.id, first.kind, first.added) == ("substitute", "approve", True)
+    assert [(a.party, a.answer) for a in first.assignees] == [("代课教师", "substitute")]
+    assert first.needed({"form": {"type": "代课"}}) and not first.needed({"form": {"type": "调课"}})
+    assert [(a.party, a.role) for a in first.tell_on_reject] == [("发起人", "系部主任")]
+    with pytest.raises(ValueError, match="answer"):
+        Assignee(party="代课教师")

@@ -364,3 +364,42 @@ async def test_office_imports_the_timetable_from_chat(context, base_url, tmp_pat
     teacher = await open_chat(context, base_url, TEACHER)
     await say(teacher, "我的课表")
     await answered(teacher, "单片机应用")
+
+
+# --- 代课: the teacher names a substitute, who confirms in their own chat --------------------------------
+
+SUBSTITUTE = "cuimin"  # 崔敏, 通识教育部
+WALK_SUBSTITUTE_PNG = "/tmp/walk_substitute.png"
+
+
+async def test_cover_walked_as_teacher_then_substitute(context, base_url):
+    teacher = await open_chat(context, base_url, TEACHER)
+    await say(teacher, "代课")
+    for text in ("电工基础", "计网2401", slot(7, "第3-4节"), "实训楼A301"):
+        await say(teacher, text)
+    await say(teacher, "崔民")  # a wrong character: asked again, with the nearest names
+    await answered(teacher, "通讯录中没有找到代课教师“崔民”")
+    await answered(teacher, "崔敏（通识教育部，工号 cuimin）")
+    await say(teacher, "崔敏")
+    await say(teacher, "参加市级教学能力比赛")
+    await answered(teacher, "代课教师：崔敏（通识教育部）")
+    await say(teacher, "确认")
+    await answered(teacher, "已请代课教师崔敏确认")
+
+    substitute = await open_chat(context, base_url, SUBSTITUTE)
+    card = card_with(substitute, "请确认代课：孙丽婷老师请您代课")
+    weekday = re.compile(r"\d+月\d+日（周[一二三四五]）")
+    await expect(card.locator(".field", has_text="日期")).to_contain_text(weekday)
+    for words in ("第3-4节", "计网2401", "电工基础", "实训楼A301"):
+        await expect(card).to_contain_text(words)
+    await say(substitute, "待办")
+    await answered(substitute, "您有 1 项待办")
+    card = card_with(substitute, "请确认代课：孙丽婷老师请您代课")  # 待办 sends it again: tap the newest
+    await tap(substitute, card, "确认", "已确认代课")
+    await answered(substitute, "已确认代课")
+    await substitute.screenshot(path=WALK_SUBSTITUTE_PNG, full_page=True)
+
+    await told(teacher, "代课教师确认代课")
+    head = await open_chat(context, base_url, HEAD)
+    head_card = card_with(head, "待审批：代课申请：电工基础（计网2401）")
+    await expect(head_card).to_contain_text("崔敏")
