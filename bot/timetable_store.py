@@ -15,12 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Person, Run, SchoolClass, TimetableMeeting
 from workflow.calendar import SchoolCalendar
+from workflow.registry import default_specs
 from workflow.timetable import Meeting, RowProblem
 from workflow.timetable.rows import clashes_within
 from workflow.timetable.effective import Change, Occurrence, effective
 from workflow.timetable.terms import term_on
 from workflow.timetable.weeks import weeks_text
 
+ADJUST_CODE = "1.4"
 TEACHING_ROLES = ("任课教师", "系部主任", "教研室主任", "教学秘书", "辅导员")
 
 
@@ -203,23 +205,28 @@ async def has_term(s: AsyncSession, term: str) -> bool:
     return (await s.execute(q)).first() is not None
 
 
-APPROVAL_STEPS = 2  # 1.4's dept_approve and leader_approve come first; past them a request is approved
+def _approved_from() -> int:
+    """The step index past which a 1.4 request is approved: after its last approval (read from the spec,
+    so a step added in front — the substitute's 确认 — moves it)."""
+    steps = default_specs()[ADJUST_CODE].steps
+    return 1 + max(i for i, step in enumerate(steps) if step.kind == "approve")
 
 
 async def adjustment_changes(s: AsyncSession) -> tuple[list[Change], list[Change]]:
     """(approved, pending) 调课/停课/代课 from the 调停课 runs' form answers, oldest first."""
-    q = select(Run).where(Run.code == "1.4", Run.status.in_(("open", "done"))).order_by(Run.id)
+    q = select(Run).where(Run.code == ADJUST_CODE, Run.status.in_(("open", "done"))).order_by(Run.id)
     runs = list((await s.execute(q)).scalars())
     who = dict((await s.execute(select(Person.userid, Person.name).where(
         Person.userid.in_({r.started_by for r in runs} or {""})))).all())
     approved: list[Change] = []
     pending: list[Change] = []
+    approved_from = _approved_from()
     for run in runs:
         form = (run.data or {}).get("form") or {}
         change = Change.from_form(run.id, run.started_by, who.get(run.started_by, ""), form)
         if change is None:
             continue
-        (approved if run.status == "done" or run.step_index >= APPROVAL_STEPS else pending).append(change)
+        (approved if run.status == "done" or run.step_index >= approved_from else pending).append(change)
     return approved, pending
 
 
