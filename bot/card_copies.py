@@ -32,6 +32,7 @@ class Final:
     kind: str
     who: str = ""
     at: datetime | None = None
+    label: str = ""  # the step's own word for this decision (spec ``labels``), e.g. 已确认代课
 
 
 def subject_of_task(task_id: int) -> str:
@@ -68,16 +69,20 @@ async def settle_run(core: "BotCore", s: AsyncSession, run: Run) -> None:
                               .order_by(CardCopy.id))).scalars().all()
     names: dict[str, str] = {}
     groups: dict[tuple, list[CardCopy]] = {}
+    steps = core.engine.steps(run)
     for copy in copies:
         if copy.subject in tasks:
-            final = _task_final(run, tasks[copy.subject], copy.userid, list(tasks.values()))
+            task = tasks[copy.subject]
+            final = _task_final(run, task, copy.userid, list(tasks.values()))
+            if final is not None and task.step_index < len(steps):
+                final.label = steps[task.step_index].labels.get(final.kind, "")
         else:
             final = _dispute_final(disputes[copy.subject])
         if final is None:
             continue
         who = final.who and (names.get(final.who) or await _name(s, final.who, names))
-        line = core.renderer.macro(FINAL, "line", kind=final.kind, who=who, at=final.at)
-        short = core.renderer.macro(FINAL, "short", kind=final.kind, who=who)
+        line = core.renderer.macro(FINAL, "line", kind=final.kind, who=who, at=final.at, label=final.label)
+        short = core.renderer.macro(FINAL, "short", kind=final.kind, who=who, label=final.label)
         copy.settled = line[:128]
         groups.setdefault((copy.platform, copy.ref, copy.outbox_id, copy.card_id, line, short), []).append(copy)
     for (platform, ref, outbox_id, card_id, line, short), members in groups.items():

@@ -72,7 +72,8 @@ async def test_xls_and_gbk_csv_pass_and_fail_the_same_checks_as_xlsx(wecom):
     # each 系部 in its own format; blank 说明 cells everywhere
     sent = {"机电工程系": ("xls", ["2024001", "张三", "机电2401", "休学", ""]),
             "信息工程系": ("gbk csv", ["2024101", "王五", "计网2401", "学籍异常", ""]),
-            "经济管理系": ("xlsx", ["2024201", "赵六", "会计2401", "未报到", ""])}
+            "经济管理系": ("xlsx", ["2024201", "赵六", "会计2401", "未报到", ""]),
+            "通识教育部": ("xlsx", ["2024301", "钱七", "电商2401", "未报到", ""])}
     for dept, (fmt, row) in sent.items():
         name, make = FORMATS[fmt]
         status, page = await upload(w, card_url(w.last_card(SECRETARIES[dept])), make(ABNORMAL, row), name)

@@ -56,13 +56,13 @@ async def test_substitute_confirms_then_the_head_approves(wecom):
     assert "已确认代课" in w.last_text(SUBSTITUTE)
     head_card = w.last_card(HEAD)
     assert "待审批" in head_card["main_title"]["title"] and "已审批：崔敏 已确认代课" in card_text(head_card)
-    assert any("“代课教师确认代课”已完成" in t for t in w.texts(TEACHER))
+    assert any("崔敏已确认代课。下一步：系部主任审批" in t for t in w.texts(TEACHER))
     await w.say(SUBSTITUTE, "待办")
     assert "没有待办" in w.last_text(SUBSTITUTE)
 
     await w.click(HEAD, head_card, "同意")
     await w.click(LEADER, w.last_card(LEADER), "同意")
-    assert "在教务系统中调整" in card_text(w.last_card(OFFICE[0]))
+    assert "教务处调整课表" in card_text(w.last_card(OFFICE[0]))
 
 
 async def test_substitute_cannot_cover_tells_teacher_and_head(wecom):
@@ -125,7 +125,7 @@ async def test_adjust_marks_the_substitute_step_not_needed(wecom):
     assert [m.detail for m in marks] == ["代课教师确认代课"]
     await w.say(TEACHER, "进度")
     progress = w.last_text(TEACHER)
-    assert "1. 代课教师确认代课【不需要】" in progress and "2. 任课教师到系部填写调停课申请表" in progress
+    assert "1. 代课教师确认代课【不需要】" in progress and "2. 系部主任审批" in progress
     assert len(w.texts(TEACHER)) == before + 1  # only the 进度 answer: no "waiting" note for the first approval
 
 

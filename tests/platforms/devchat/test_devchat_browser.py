@@ -399,7 +399,7 @@ async def test_cover_walked_as_teacher_then_substitute(context, base_url):
     await answered(substitute, "已确认代课")
     await substitute.screenshot(path=WALK_SUBSTITUTE_PNG, full_page=True)
 
-    await told(teacher, "代课教师确认代课")
+    await told(teacher, "崔敏已确认代课")
     head = await open_chat(context, base_url, HEAD)
     head_card = card_with(head, "待审批：代课申请：电工基础（计网2401）")
     await expect(head_card).to_contain_text("崔敏")
