@@ -376,4 +376,5 @@ async def test_notice_progress_shows_who_read_the_work_notification(dingtalk):
     await w.click(SECRETARY_IT, w.last_card(SECRETARY_IT), "确认收到")
     await w.say(flows.NOTICE_OFFICE, "进度")
     progress = w.last_text(flows.NOTICE_OFFICE)
-    assert f"已确认 1/{len(recipients)}，已读 2，未读 {len(recipients) - 2}" in progress, progress
+    assert f"已确认 1/{len(recipients)}，已读 2，未读 {len(recipients) - 2}\n" in progress, progress
+    assert "信息工程系：已确认 1，未确认 0；已读 1，未读 0" in progress, progress
