@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Iterable
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import outbox
+from bot import accounts, outbox
 from bot.links import download_url
 from bot.outbound import OutboundMessage
+from bot.platforms.base import ReadStatus
 from models import OutboxRecipient, Person, Reminder, Run, SchoolClass, StoredFile, Task, next_number
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 NOTICE = "notice"
 CARD = "notice/card.yaml.j2"
+READ_RECEIPT = "notice/read_receipt.j2"  # sent beside the card where the platform reports who read it
 ATTACHMENT_STEP = "attachment"  # StoredFile.step_id of a notice's attachments
 KEPT = ("text", "audience", "deadline", "need_confirm", "recipients", "attachments")
 
@@ -75,15 +77,42 @@ async def send_cards(s: AsyncSession, core: "BotCore", run: Run, userids: Iterab
     files = await attachments(s, run)
     values = dict(run=run, sender=sender, reminder=reminder, need_confirm=run.data.get("need_confirm", False),
                   files=files)
-    render = core.renderer.card_message
+    receipt = core.renderer.text(READ_RECEIPT, **values)
+
+    def render(file_url: str) -> OutboundMessage:
+        message = core.renderer.card_message(CARD, **values, file_url=file_url)
+        message.read_receipt = receipt
+        return message
+
     if not files:
-        sent = [await outbox.enqueue(s, users, render(CARD, **values, file_url=""))]
+        sent = [await outbox.enqueue(s, users, render(""))]
     else:
-        sent = [await outbox.enqueue(s, [userid], render(CARD, **values,
-                                                         file_url=download_url(core.settings, files[0].id, userid)))
+        sent = [await outbox.enqueue(s, [userid], render(download_url(core.settings, files[0].id, userid)))
                 for userid in users]
     run.data = {**run.data, "outbox": [*run.data.get("outbox", []), *(q.id for q in sent)]}  # what a 撤回 takes back
     return [u for q in sent for u in q.userids]
+
+
+async def read_status(s: AsyncSession, core: "BotCore", run: Run) -> dict[str, bool]:
+    """userid → has read the notice, for the recipients whose platform can tell (DingTalk); a card read
+    after any of its sends (催办 too) counts. Empty when no platform can tell."""
+    able = {p.name: p for p in core.platforms if p.capabilities.read_status and isinstance(p, ReadStatus)}
+    ids = [int(i) for i in run.data.get("outbox", [])]
+    if not able or not ids:
+        return {}
+    rows = (await s.execute(select(OutboxRecipient.platform, OutboxRecipient.platform_ref, OutboxRecipient.userid)
+                            .where(OutboxRecipient.outbox_id.in_(ids), OutboxRecipient.status == "sent",
+                                   OutboxRecipient.platform_ref != "", OutboxRecipient.platform.in_(list(able)))
+                            .order_by(OutboxRecipient.id))).all()
+    status: dict[str, bool] = {}
+    for name, platform in able.items():
+        sent = [(userid, ref) for p, ref, userid in rows if p == name]
+        known = await accounts.account_ids(s, name, [u for u, _ in sent])
+        userid_of = {known.get(u, u): u for u, _ in sent}
+        for account, read in (await platform.read_status([(known.get(u, u), ref) for u, ref in sent])).items():
+            userid = userid_of.get(account, account)
+            status[userid] = status.get(userid, False) or read
+    return status
 
 
 async def attachments(s: AsyncSession, run: Run) -> list[StoredFile]:

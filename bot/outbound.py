@@ -59,6 +59,9 @@ class OutboundMessage:
     replace_name: str = ""  # card_update and recall: the state the buttons turn into, e.g. 已同意, 已撤回
     # card: what it is about ("task:12"), so every delivered copy can be updated when that is settled.
     subject: str = ""
+    # card: a short note to send as well through a channel that reports who read it, where the
+    # platform has one (Capabilities.read_status; DingTalk's 工作通知); ignored elsewhere.
+    read_receipt: str = ""
     # Set by the outbox when sending: >0 when an identical message recently went to one of the
     # recipients, so the platform must make this request differ (see bot.outbox). Never stored.
     variant: int = 0
@@ -93,4 +96,5 @@ class OutboundMessage:
             reply_ref=reply_ref,
             replace_name=data.get("replace_name", ""),
             subject=data.get("subject", ""),
+            read_receipt=data.get("read_receipt", ""),
         )

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from bot import directory
 from bot.buttons import NoticeConfirm
 from bot.context import Context
-from bot.notices import NOTICE, create_notice, send_cards
+from bot.notices import NOTICE, create_notice, read_status, send_cards
 from bot.router import Router
 from handlers.audience import resolve_audience
 from models import ROLES, Run, Task
@@ -150,22 +150,28 @@ async def _latest(ctx: Context) -> Run | None:
                                       .order_by(Run.id.desc()).limit(1))).scalar_one_or_none()
 
 
-async def notice_progress(s, run: Run) -> dict:
+async def notice_progress(s, run: Run, read: dict[str, bool] | None = None) -> dict:
+    """Confirmed per 系部; with ``read`` (userid → read, where the platform can tell) 已读/未读 too."""
+    read = read or {}
     tasks = (await s.execute(select(Task).where(Task.run_id == run.id).order_by(Task.department, Task.id))).scalars().all()
     who = await directory.names(s, [t.assignee for t in tasks])
     by_dept: dict[str, dict] = {}
     for t in tasks:
-        d = by_dept.setdefault(t.department or "其他", {"done": [], "waiting": []})
+        d = by_dept.setdefault(t.department or "其他", {"done": [], "waiting": [], "read": 0, "unread": 0})
         (d["done"] if t.status == "done" else d["waiting"]).append(who.get(t.assignee, t.assignee))
+        if t.assignee in read:
+            d["read" if read[t.assignee] else "unread"] += 1
     return {"departments": by_dept, "done": sum(len(v["done"]) for v in by_dept.values()),
-            "total": len(tasks)}
+            "total": len(tasks), "read": sum(v["read"] for v in by_dept.values()),
+            "unread": sum(v["unread"] for v in by_dept.values()), "read_known": bool(read)}
 
 
 async def latest_notice_progress(ctx: Context) -> bool:
     run = await _latest(ctx)
     if run is None:
         return False
-    await ctx.reply("notice/progress.j2", run=run, progress=await notice_progress(ctx.session, run))
+    read = await read_status(ctx.session, ctx.core, run)
+    await ctx.reply("notice/progress.j2", run=run, progress=await notice_progress(ctx.session, run, read))
     return True
 
 

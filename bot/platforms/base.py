@@ -90,6 +90,17 @@ class Capabilities:
     max_batch: int  # recipients per send call
     file_messages: bool  # the sender can deliver a file as a message
     recall: bool = False  # a ``recall`` message takes back (or marks) what was sent, by its SendResult.ref
+    read_status: bool = False  # the platform is a :class:`ReadStatus` too: who has read what was sent
+
+
+@runtime_checkable
+class ReadStatus(Protocol):
+    """Optional: a platform that can say who read a message (DingTalk's 工作通知; WeCom cannot)."""
+
+    async def read_status(self, refs: list[tuple[str, str]]) -> dict[str, bool]:
+        """``(account id, SendResult.ref)`` pairs of what was sent with ``read_receipt`` → account id → read.
+        Accounts the platform cannot tell about are left out."""
+        ...
 
 
 @runtime_checkable

@@ -24,6 +24,7 @@ async def test_notice_confirm_progress_remind(wecom):
     await w.say(OFFICE, "进度")
     progress = w.last_text(OFFICE)
     assert "已确认 2/4" in progress
+    assert "已读" not in progress  # WeCom cannot tell who read a message
     assert "经济管理系：已确认 0，未确认 1（蔡琴华）" in progress
     assert "机电工程系：已确认 1，未确认 0" in progress
 

@@ -6,7 +6,7 @@ import itertools
 import json
 import time
 
-from tests.support.fakedingtalk import TOPIC_CARD, TOPIC_ROBOT, FakeDingTalk
+from tests.support.fakedingtalk import AGENT_ID, TOPIC_CARD, TOPIC_ROBOT, FakeDingTalk
 from tests.support.harness import PhoneView
 
 CLIENT_ID, SECRET = "dingfakeapp0001", "ding-test-secret"
@@ -20,7 +20,7 @@ def dingtalk_settings(db_url, tmp_path, fake, **extra):
     values = dict(database_url=db_url, data_dir=tmp_path / "data", public_url="http://campusbot.test",
                   secret_key="test-secret-key-0123456789", dingtalk_client_id=CLIENT_ID,
                   dingtalk_client_secret=SECRET, dingtalk_card_template_id="campusbot-approval.schema",
-                  dingtalk_api_base=fake.base_url, dingtalk_oapi_base=fake.base_url,
+                  dingtalk_agent_id=AGENT_ID, dingtalk_api_base=fake.base_url, dingtalk_oapi_base=fake.base_url,
                   dingtalk_corp_id=fake.corp_id, dingtalk_jsapi_url=fake.base_url + "/dingtalk.open.js",
                   dingtalk_retry_base=0.01, dingtalk_reconnect_base=0.05,
                   dingtalk_reconnect_cap=0.4)

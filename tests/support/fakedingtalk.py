@@ -24,7 +24,10 @@ oapi (the same server; ``access_token`` in the query): the 通讯录 (``fake.dir
 tests/support/fakedirectory.py) and 免登: ``GET /dingtalk.open.js`` is the dd JS API as the
 DingTalk client provides it, whose ``requestAuthCode`` (checked against ``corp_id`` and the
 client id) hands a code for whoever is logged in (``fake.login_user``); ``topapi/v2/user/getuserinfo``
-exchanges a code once, within 5 minutes (``exchanged`` lists who).
+exchanges a code once, within 5 minutes (``exchanged`` lists who). 工作通知:
+``topapi/message/corpconversation/asyncsend_v2`` (for ``agent_id`` only, ≤ 100 userids, comma-separated)
+records ``work_notices`` by task_id (not in ``deliveries``); ``mark_read(*userids)`` makes those people
+have read every one they got, as ``getsendresult``'s ``read_user_id_list`` then says.
 """
 from __future__ import annotations
 
@@ -50,6 +53,9 @@ TOPIC_ROBOT = "/v1.0/im/bot/messages/get"
 TOPIC_CARD = "/v1.0/card/instances/callback"
 GETUSERINFO = "/topapi/v2/user/getuserinfo"
 JSAPI = "/dingtalk.open.js"
+WORK_NOTICE = "/topapi/message/corpconversation/asyncsend_v2"
+SEND_RESULT = "/topapi/message/corpconversation/getsendresult"
+AGENT_ID = "4000001"
 CORP_ID = "dingfakecorp0001"
 CODE_TTL = 300
 MSG_KINDS = {"sampleText": "text", "sampleMarkdown": "markdown", "sampleActionCard": "actioncard"}
@@ -84,6 +90,9 @@ class FakeDingTalk:
         self.login_user: str | None = None  # who is logged in to the DingTalk client
         self.codes: dict[str, tuple[str, float]] = {}  # 免登 code → (userid, issued at)
         self.exchanged: list[str] = []
+        self.agent_id = AGENT_ID
+        self.work_notices: dict[int, dict] = {}  # task_id → {userids, msg, read: set}
+        self._tasks = itertools.count(700001)
 
     # ----- lifecycle ----------------------------------------------------------------
     async def start(self) -> str:
@@ -96,6 +105,8 @@ class FakeDingTalk:
         app.router.add_get("/gateway", self._gateway)
         app.router.add_post(GETUSERINFO, self._getuserinfo)
         app.router.add_get(JSAPI, self._jsapi)
+        app.router.add_post(WORK_NOTICE, self._work_notice)
+        app.router.add_post(SEND_RESULT, self._send_result)
         self.directory.add_routes(app, self._oapi_token)
         self._server = TestServer(app, host="127.0.0.1", port=0)
         await self._server.start_server()
@@ -243,6 +254,39 @@ class FakeDingTalk:
         self.exchanged.append(found[0])
         return web.json_response({"errcode": 0, "errmsg": "ok", "result": {
             "userid": found[0], "name": found[0], "unionid": f"union-{found[0]}", "sys": False, "sys_level": 0}})
+
+    # ----- oapi: 工作通知 and its read status ---------------------------------------------
+    def mark_read(self, *userids: str) -> None:
+        """These people opened every 工作通知 they were sent."""
+        for notice in self.work_notices.values():
+            notice["read"].update(u for u in userids if u in notice["userids"])
+
+    async def _work_notice(self, request: web.Request) -> web.Response:
+        if (bad := self._oapi_token(request)) is not None:
+            return bad
+        body = await request.json()
+        userids = [u for u in str(body.get("userid_list", "")).split(",") if u]
+        if str(body.get("agent_id")) != self.agent_id:
+            return web.json_response({"errcode": 60011, "errmsg": "no privilege: agent_id"})
+        if not 1 <= len(userids) <= 100 or body.get("msg", {}).get("msgtype") not in ("text", "markdown", "oa",
+                                                                                        "action_card", "link"):
+            return web.json_response({"errcode": 40035, "errmsg": "缺少参数 userid_list or msg"})
+        task_id = next(self._tasks)
+        self.work_notices[task_id] = {"userids": userids, "msg": body["msg"], "read": set()}
+        return web.json_response({"errcode": 0, "errmsg": "ok", "task_id": task_id, "request_id": secrets.token_hex(6)})
+
+    async def _send_result(self, request: web.Request) -> web.Response:
+        if (bad := self._oapi_token(request)) is not None:
+            return bad
+        body = await request.json()
+        notice = self.work_notices.get(int(body.get("task_id") or 0))
+        if str(body.get("agent_id")) != self.agent_id or notice is None:
+            return web.json_response({"errcode": 400001, "errmsg": "task not found"})
+        read = [u for u in notice["userids"] if u in notice["read"]]
+        unread = [u for u in notice["userids"] if u not in notice["read"]]
+        return web.json_response({"errcode": 0, "errmsg": "ok", "request_id": secrets.token_hex(6), "send_result": {
+            "read_user_id_list": read, "unread_user_id_list": unread, "invalid_user_id_list": [],
+            "forbidden_user_id_list": [], "failed_user_id_list": [], "forbidden_list": []}})
 
     async def _jsapi(self, request: web.Request) -> web.Response:
         """The dd JS API in the DingTalk client: a code for whoever is logged in, for this corp and app only."""

@@ -22,6 +22,9 @@ TOKEN_PATH = "/v1.0/oauth2/accessToken"
 BATCH_SEND_PATH = "/v1.0/robot/oToMessages/batchSend"
 CARD_DELIVER_PATH = "/v1.0/card/instances/createAndDeliver"
 CARD_UPDATE_PATH = "/v1.0/card/instances"
+WORK_NOTICE_PATH = "/topapi/message/corpconversation/asyncsend_v2"
+SEND_RESULT_PATH = "/topapi/message/corpconversation/getsendresult"
+WORK_NOTICE_MAX = 100  # userids per 工作通知, so that its read status can be asked
 TOKEN_HEADER = "x-acs-dingtalk-access-token"
 TOKEN_MARGIN = 300  # seconds before expiry when a new token is fetched
 MAX_ATTEMPTS = 4
@@ -102,6 +105,18 @@ class DingTalkClient:
                 "cardUpdateOptions": {"updateCardDataByKey": True}}
         return await self._call("PUT", CARD_UPDATE_PATH, body)
 
+    async def work_notice(self, agent_id: str, userids: list[str], text: str) -> str:
+        """A 工作通知 (text) to ≤ 100 users → its ``task_id``, the handle for :meth:`send_result`."""
+        body = {"agent_id": _agent(agent_id), "userid_list": ",".join(userids),
+                "msg": {"msgtype": "text", "text": {"content": text}}}
+        return str((await self.oapi(WORK_NOTICE_PATH, body)).get("task_id") or "")
+
+    async def send_result(self, agent_id: str, task_id: str) -> dict:
+        """A 工作通知's ``send_result`` (``read_user_id_list``, ``unread_user_id_list``, …; last 24 h)."""
+        answer = await self.oapi(SEND_RESULT_PATH, {"agent_id": _agent(agent_id), "task_id": _agent(task_id)})
+        result = answer.get("send_result")
+        return result if isinstance(result, dict) else {}
+
     async def oapi(self, path: str, body: dict) -> dict:
         """A ``topapi`` call on the oapi host (directory, 免登): the same token, in the query."""
         return await self._call("POST", path, body, oapi=True)
@@ -151,3 +166,8 @@ class DingTalkClient:
     async def _sleep(self, attempt: int) -> None:
         delay = self.backoff_base * (2 ** (attempt - 1))
         await asyncio.sleep(delay * (0.5 + random.random() / 2))
+
+
+def _agent(value: str) -> int | str:
+    """oapi takes agent_id and task_id as numbers."""
+    return int(value) if value.isdigit() else value

@@ -13,10 +13,10 @@ from bot.outbound import OutboundMessage
 from bot.page_message import message as page_message
 from bot.platforms.base import Capabilities, HttpSessions, SendResult, TransientSendError
 from bot.platforms.dingtalk.callback import setup_callback_routes
-from bot.platforms.dingtalk.client import DingTalkClient
+from bot.platforms.dingtalk.client import DingTalkAPIError, DingTalkClient, DingTalkTransientError
 from bot.platforms.dingtalk.events import PLATFORM, BadPayload, parse
 from bot.platforms.dingtalk.login import account_for_code, inside_dingtalk, login_page, setup_login_routes
-from bot.platforms.dingtalk.sender import MAX_BATCH, DingTalkSender, render
+from bot.platforms.dingtalk.sender import MAX_BATCH, DingTalkSender, render, split_ref
 from bot.platforms.dingtalk.stream import StreamClient
 from bot.web_session import session_userid
 
@@ -46,7 +46,7 @@ class _StartedSender:
 class DingTalkPlatform:
     name = PLATFORM
     capabilities = Capabilities(buttons=True, card_update=True, markdown=True, max_batch=MAX_BATCH,
-                                file_messages=False, recall=True)
+                                file_messages=False, recall=True, read_status=True)
 
     def __init__(self, settings: Settings, http: HttpSessions, core: "BotCore") -> None:
         self.settings, self.http, self.core = settings, http, core
@@ -103,12 +103,35 @@ class DingTalkPlatform:
                                      client_id=s.dingtalk_client_id, client_secret=s.dingtalk_client_secret,
                                      robot_code=s.dingtalk_robot, backoff_base=s.dingtalk_retry_base)
         callback_type = "STREAM" if s.dingtalk_mode == "stream" else "HTTP"
-        self.sender.inner = DingTalkSender(self.client, s.dingtalk_card_template_id, callback_type)
+        self.sender.inner = DingTalkSender(self.client, s.dingtalk_card_template_id, callback_type,
+                                           agent_id=s.dingtalk_agent_id)
         if s.dingtalk_mode == "stream":
             self.stream = StreamClient(session, api_base=s.dingtalk_api_base, client_id=s.dingtalk_client_id,
                                        client_secret=s.dingtalk_client_secret, on_update=self._update,
                                        backoff_base=s.dingtalk_reconnect_base, backoff_cap=s.dingtalk_reconnect_cap)
             self.stream.start()
+
+    async def read_status(self, refs: list[tuple[str, str]]) -> dict[str, bool]:
+        """Who read the 工作通知 sent beside a message (``getsendresult``, one call per task); a task DingTalk
+        cannot answer for (older than 24 h, an error) leaves its people out."""
+        tasks: dict[str, set[str]] = {}
+        for account, ref in refs:
+            if task := split_ref(ref)[1]:
+                tasks.setdefault(task, set()).add(account)
+        if self.client is None or not self.settings.dingtalk_agent_id:
+            return {}
+        status: dict[str, bool] = {}
+        for task, accounts_sent in tasks.items():
+            try:
+                result = await self.client.send_result(self.settings.dingtalk_agent_id, task)
+            except (DingTalkAPIError, DingTalkTransientError) as exc:
+                log.warning("dingtalk getsendresult %s: %s", task, exc)
+                continue
+            read = {str(u) for u in result.get("read_user_id_list") or []}
+            unread = {str(u) for u in result.get("unread_user_id_list") or []}
+            for account in accounts_sent & (read | unread):
+                status[account] = status.get(account, False) or account in read
+        return status
 
     async def stop(self) -> None:
         """The stream stops here; the HTTP session is closed with the others (``HttpSessions.close``)."""

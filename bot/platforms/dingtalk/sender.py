@@ -6,11 +6,16 @@ buttons becomes one card instance per person from the imported template
 card can be changed in place after the decision. A card without buttons but with a
 link is an ActionCard with one link button; one with neither is plain text.
 
+A message with a ``read_receipt`` also goes out as a short 工作通知 (when an agent id is set);
+its ``task_id`` joins the send's ref (``<card id>|read:<task id>``, see :func:`split_ref`), the
+handle :meth:`DingTalkPlatform.read_status` asks ``getsendresult`` with.
+
 DingTalk has no duplicate check like WeCom's, so ``dedup`` and ``variant`` change nothing here.
 """
 from __future__ import annotations
 
 import json
+import logging
 
 from bot.outbound import Card, OutboundMessage
 from bot.platforms.base import PermanentSendError, SendResult, TransientSendError
@@ -18,7 +23,10 @@ from bot.platforms.dingtalk.client import (
     DingTalkAPIError, DingTalkClient, DingTalkQuotaExhausted, DingTalkTransientError,
 )
 
+log = logging.getLogger(__name__)
+
 MAX_BATCH = 20
+READ_MARK = "|read:"  # between a send's card id and its 工作通知's task_id in SendResult.ref
 TEXT_MAX = 3000  # characters; longer markdown may render blank
 TITLE_MAX = 40
 ELLIPSIS = "…"
@@ -31,6 +39,12 @@ BUTTON_COLORS = {"primary": "blue", "secondary": "gray", "danger": "red", "link"
 def out_track_id(card_id: str, userid: str) -> str:
     """One card instance per person: the outbox's card id (the same on a resend) plus the person."""
     return f"{card_id}.{userid}"
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """A send's ref → (card id, 工作通知 task id); either may be empty."""
+    card, _, task = ref.partition(READ_MARK)
+    return card, task
 
 
 def card_params(card: Card) -> dict[str, str]:
@@ -54,8 +68,10 @@ class DingTalkSender:
     name = "dingtalk"
     max_batch = MAX_BATCH
 
-    def __init__(self, client: DingTalkClient, card_template_id: str, callback_type: str = "STREAM") -> None:
+    def __init__(self, client: DingTalkClient, card_template_id: str, callback_type: str = "STREAM",
+                 agent_id: str = "") -> None:
         self._client = client
+        self._agent_id = agent_id
         self._template = card_template_id
         self._callback_type = callback_type
 
@@ -66,13 +82,29 @@ class DingTalkSender:
         if not userids:
             return SendResult()
         try:
-            return await self._send(userids, message)
+            result = await self._send(userids, message)
         except DingTalkQuotaExhausted as exc:
             raise TransientSendError(f"monthly quota used up: {exc}") from exc
         except DingTalkTransientError as exc:
             raise TransientSendError(str(exc)) from exc
         except DingTalkAPIError as exc:
             raise PermanentSendError(str(exc)) from exc
+        if message.read_receipt and self._agent_id and message.kind in ("card", "text", "markdown"):
+            task = await self._work_notice([u for u in userids if u not in result.invalid_users], message.read_receipt)
+            if task:
+                result.ref = f"{result.ref}{READ_MARK}{task}"
+        return result
+
+    async def _work_notice(self, userids: list[str], text: str) -> str:
+        """The 工作通知 beside the message: its task id, or "" (logged) — the message itself is out, so
+        a failure here costs only the 已读 figure, never a resend."""
+        if not userids:
+            return ""
+        try:
+            return await self._client.work_notice(self._agent_id, userids, _clip(text, TEXT_MAX))
+        except (DingTalkAPIError, DingTalkTransientError) as exc:
+            log.warning("dingtalk work notification not sent, no read status for it: %s", exc)
+            return ""
 
     async def _send(self, userids: list[str], message: OutboundMessage) -> SendResult:
         if message.kind == "card_update":
@@ -81,8 +113,9 @@ class DingTalkSender:
             await self._client.update_card(message.reply_ref, update_params(message))
             return SendResult()
         if message.kind == "recall":  # each person's card of that send, set to 已撤回 in place
-            for userid in userids:
-                await self._client.update_card(out_track_id(message.reply_ref, userid), update_params(message))
+            card_id = split_ref(message.reply_ref)[0]
+            for userid in userids if card_id else []:
+                await self._client.update_card(out_track_id(card_id, userid), update_params(message))
             return SendResult()
         if message.kind == "card" and message.card is not None and message.card.buttons:
             if not message.card_id:

@@ -18,6 +18,7 @@ from tests.support.dingtalk_harness import (
     CLIENT_ID, SECRET, DingTalkHarness, card_callback, card_text, dingtalk_settings, robot_message,
 )
 from tests.support.fakedingtalk import TOPIC_CARD, TOPIC_ROBOT
+from tests.support import flows
 from tests.support.flows import compose as compose_notice
 
 TEACHER, HEAD, OTHER_HEAD, LEADER = "sunlt", "chenzr", "xuhm", "zhaogm"
@@ -356,3 +357,24 @@ async def test_a_withdrawn_notice_sets_each_card_to_withdrawn(dingtalk):
     updated = {u["outTrackId"] for u in w.fake.card_updates}
     assert {c["outTrackId"] for c in cards.values()} <= updated
     assert all(c["params"]["status"] == "已撤回" and c["params"]["buttons"] == "[]" for c in cards.values())
+
+
+async def test_notice_progress_shows_who_read_the_work_notification(dingtalk):
+    """A 通知 goes out as the robot card (确认收到 still works) and as a 工作通知 whose task_id is kept;
+    进度 asks getsendresult and shows 已读/未读 beside 已确认."""
+    w = dingtalk
+    await compose_notice(w, text="请核对下周监考安排", audience="所有教学秘书")
+    async with w.core.db.session() as s:
+        run = (await s.execute(select(Run).where(Run.code == "notice"))).scalar_one()
+    recipients = run.data["recipients"]
+    assert len(recipients) >= 3
+    [notice] = w.fake.work_notices.values()
+    assert sorted(notice["userids"]) == sorted(recipients)
+    assert run.record_no in notice["msg"]["text"]["content"] and "确认收到" in notice["msg"]["text"]["content"]
+    readers = [SECRETARY_IT, next(u for u in recipients if u != SECRETARY_IT)]
+    w.fake.mark_read(*readers)
+    await w.click(SECRETARY_IT, w.last_card(SECRETARY_IT), "确认收到")
+    await w.say(flows.NOTICE_OFFICE, "进度")
+    progress = w.last_text(flows.NOTICE_OFFICE)
+    assert f"已确认 1/{len(recipients)}，已读 2，未读 {len(recipients) - 2}\n" in progress, progress
+    assert "信息工程系：已确认 1，未确认 0；已读 1，未读 0" in progress, progress
