@@ -62,13 +62,9 @@ def add_detail_routes(app: web.Application, console: "Console") -> None:
                             done=sum(b["done"] + b["done_late"] for b in bars), total=len(tasks))
 
     async def act(request: web.Request) -> web.Response:
-        if not await console.csrf_ok(request):
-            return console.message("csrf", 403)
-        viewer = await console.gate(request)
+        viewer = await console.office_post(request)
         if isinstance(viewer, web.Response):
             return viewer
-        if not viewer.is_office:
-            return console.message("read_only", 403)
         action = request.match_info["action"]
         here = f"/console/notices/{request.match_info['run_id']}"
         async with core.db.session() as s:

@@ -148,13 +148,9 @@ def add_people_routes(app: web.Application, console: "Console") -> None:
                             filename=upload.filename, **result)
 
     async def apply(request: web.Request) -> web.Response:
-        if not await console.csrf_ok(request):
-            return console.message("csrf", 403)
-        viewer = await console.gate(request)
+        viewer = await console.office_post(request)
         if isinstance(viewer, web.Response):
             return viewer
-        if not viewer.is_office:
-            return console.message("read_only", 403)
         form = await request.post()
         token, name = str(form.get("token", "")), str(form.get("filename", ""))[:200]
         kept = _store(console) / token

@@ -291,13 +291,9 @@ class _Routes:
 
     async def _acting(self, request: web.Request):
         """A POST by 教务处 staff with a valid CSRF token: (viewer, form), or (refusal, None)."""
-        if not await self.c.csrf_ok(request):
-            return self.c.message("csrf", 403), None
-        viewer = await self.c.gate(request)
+        viewer = await self.c.office_post(request)
         if isinstance(viewer, web.Response):
             return viewer, None
-        if not viewer.is_office:
-            return self.c.message("read_only", 403), None
         return viewer, await request.post()
 
     async def _run(self, s, request: web.Request) -> Run | None:

@@ -101,13 +101,9 @@ def add_term_routes(app: web.Application, console: "Console") -> None:
                             text=report_text(core.renderer, plan.report))
 
     async def apply(request: web.Request) -> web.Response:
-        if not await console.csrf_ok(request):
-            return console.message("csrf", 403)
-        viewer = await console.gate(request)
+        viewer = await console.office_post(request)
         if isinstance(viewer, web.Response):
             return viewer
-        if not viewer.is_office:
-            return console.message("read_only", 403)
         form = await request.post()
         token, term = str(form.get("token", "")), str(form.get("term", ""))
         kept = store / token

@@ -53,6 +53,17 @@ class Console:
             return self.message("not_allowed", 403, name=person.name if person else "")
         return viewer
 
+    async def office_post(self, request: web.Request) -> Viewer | web.Response:
+        """A form that changes something: its CSRF token, a viewer, and one of 教务处 (others read only)."""
+        if not await self.csrf_ok(request):
+            return self.message("csrf", 403)
+        viewer = await self.gate(request)
+        if isinstance(viewer, web.Response):
+            return viewer
+        if not viewer.is_office:
+            return self.message("read_only", 403)
+        return viewer
+
     # -- CSRF: a random cookie of this browser and its HMAC in every form -------------------
     def csrf_cookie(self, request: web.Request) -> str:
         value = request.cookies.get(CSRF_COOKIE, "")
