@@ -10,7 +10,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot import notices
-from bot.console.forms import PostedForm, read_form
+from bot.console.forms import PostedForm
 from handlers.offload import off_loop
 from handlers.sniff import CONTENT_TYPES, extension, kind_for, sniff
 from models import ROLES, OFFICE_DEPARTMENT, Person, SchoolClass, StoredFile
@@ -60,17 +60,10 @@ def add_compose_routes(app: web.Application, console: "Console") -> None:
         return await show(request, viewer)
 
     async def send(request: web.Request) -> web.Response:
-        viewer = await console.gate(request)
-        if isinstance(viewer, web.Response):
-            return viewer
-        form = await read_form(request, Path(core.settings.data_dir) / "files" / "notices")
-        if form is None or not console.csrf_matches(request, form.one("csrf")):
-            if form is not None:
-                form.discard()
-            return console.message("csrf", 403)
-        if not viewer.is_office:
-            form.discard()
-            return console.message("read_only", 403)
+        found = await console.office_upload(request, Path(core.settings.data_dir) / "files" / "notices")
+        if isinstance(found, web.Response):
+            return found
+        viewer, form = found
         error, plan = await _check(form)
         if error:
             form.discard()

@@ -14,7 +14,7 @@ from aiohttp import web
 from sqlalchemy import or_, select
 
 from bot import directory
-from bot.console.forms import read_form, sweep
+from bot.console.forms import sweep
 from handlers.offload import off_loop
 from models import ROLES, Person, PersonAccount, SchoolClass
 
@@ -109,17 +109,10 @@ def add_people_routes(app: web.Application, console: "Console") -> None:
                             departments=departments, roles=ROLES, classes=classes, who=who, shown=SHOWN)
 
     async def preview(request: web.Request) -> web.Response:
-        viewer = await console.gate(request)
-        if isinstance(viewer, web.Response):
-            return viewer
-        form = await read_form(request, _store(console))
-        if form is None or not console.csrf_matches(request, form.one("csrf")):
-            if form is not None:
-                form.discard()
-            return console.message("csrf", 403)
-        if not viewer.is_office:
-            form.discard()
-            return console.message("read_only", 403)
+        found = await console.office_upload(request, _store(console))
+        if isinstance(found, web.Response):
+            return found
+        viewer, form = found
         if len(form.files) != 1:
             form.discard()
             return console.back("/console/people", note("need_file"), ok=False)

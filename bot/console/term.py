@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from sqlalchemy import func, select
 
-from bot.console.forms import read_form, sweep
+from bot.console.forms import sweep
 from bot.timetable_store import apply_import, plan_import
 from handlers.offload import off_loop
 from handlers.timetable.report import refusal_text, report_text
@@ -68,17 +68,10 @@ def add_term_routes(app: web.Application, console: "Console") -> None:
                             terms=terms())
 
     async def preview(request: web.Request) -> web.Response:
-        viewer = await console.gate(request)
-        if isinstance(viewer, web.Response):
-            return viewer
-        form = await read_form(request, store)
-        if form is None or not console.csrf_matches(request, form.one("csrf")):
-            if form is not None:
-                form.discard()
-            return console.message("csrf", 403)
-        if not viewer.is_office:
-            form.discard()
-            return console.message("read_only", 403)
+        found = await console.office_upload(request, store)
+        if isinstance(found, web.Response):
+            return found
+        viewer, form = found
         term = form.one("term")
         if term not in terms() or len(form.files) != 1:
             form.discard()

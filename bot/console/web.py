@@ -5,11 +5,13 @@ import base64
 import hashlib
 import hmac
 import secrets
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from bot.console.auth import Viewer, viewer_for
+from bot.console.forms import PostedForm, read_form
 from bot.page_access import visitor
 from bot.web_session import session_userid
 from models import Person
@@ -63,6 +65,21 @@ class Console:
         if not viewer.is_office:
             return self.message("read_only", 403)
         return viewer
+
+    async def office_upload(self, request: web.Request, folder: Path) -> tuple[Viewer, PostedForm] | web.Response:
+        """As ``office_post`` for a multipart form, its files saved in ``folder`` (deleted when refused)."""
+        viewer = await self.gate(request)
+        if isinstance(viewer, web.Response):
+            return viewer
+        form = await read_form(request, folder)
+        if form is None or not self.csrf_matches(request, form.one("csrf")):
+            if form is not None:
+                form.discard()
+            return self.message("csrf", 403)
+        if not viewer.is_office:
+            form.discard()
+            return self.message("read_only", 403)
+        return viewer, form
 
     # -- CSRF: a random cookie of this browser and its HMAC in every form -------------------
     def csrf_cookie(self, request: web.Request) -> str:
