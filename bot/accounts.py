@@ -29,16 +29,27 @@ def stranger_key(platform: str, account_id: str) -> str:
     return f"{STRANGER_PREFIX}{platform}:" + hashlib.sha256(account_id.encode("utf-8")).hexdigest()[:40]
 
 
-async def resolve(s: AsyncSession, platform: str, account_id: str, now: datetime) -> str:
-    """Our userid for an inbound account, marking it as the one the person last wrote from."""
-    userid = (await s.execute(select(PersonAccount.userid).where(
-        PersonAccount.platform == platform, PersonAccount.account_id == account_id))).scalar_one_or_none()
-    if userid is None:
-        return stranger_key(platform, account_id)
-    await s.execute(update(PersonAccount)
-                    .where(PersonAccount.platform == platform, PersonAccount.account_id == account_id)
-                    .values(last_seen_at=now).execution_options(synchronize_session=False))
-    return userid
+async def resolve_many(s: AsyncSession, accounts: Iterable[tuple[str, str]],
+                       now: datetime) -> dict[tuple[str, str], str]:
+    """(platform, account) → our userid for a batch of arriving updates, marking each account as the
+    one its person last wrote from; an account that is nobody gets its stranger key."""
+    by_platform: dict[str, list[str]] = {}
+    for platform, account_id in dict.fromkeys(accounts):
+        by_platform.setdefault(platform, []).append(account_id)
+    out: dict[tuple[str, str], str] = {}
+    for platform, ids in by_platform.items():
+        known: dict[str, str] = {}
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[i:i + _IN_CHUNK]
+            known.update((await s.execute(select(PersonAccount.account_id, PersonAccount.userid).where(
+                PersonAccount.platform == platform, PersonAccount.account_id.in_(chunk)))).tuples().all())
+        seen = list(known)
+        for i in range(0, len(seen), _IN_CHUNK):
+            await s.execute(update(PersonAccount)
+                            .where(PersonAccount.platform == platform, PersonAccount.account_id.in_(seen[i:i + _IN_CHUNK]))
+                            .values(last_seen_at=now).execution_options(synchronize_session=False))
+        out.update({(platform, a): known.get(a) or stranger_key(platform, a) for a in ids})
+    return out
 
 
 async def routes(s: AsyncSession, userids: Iterable[str], platforms: Sequence[str]) -> dict[str, tuple[str, str]]:

@@ -104,9 +104,11 @@ class BotCore:
                 if not pending:
                     return
 
-    async def handle(self, session: AsyncSession, event: Event) -> None:
-        """Middlewares, then the routers, all inside the caller's transaction."""
-        await self.dispatcher.feed(event, {"core": self, "session": session})
+    async def handle(self, session: AsyncSession, event: Event, **known: object) -> None:
+        """Middlewares, then the routers, all inside the caller's transaction.
+
+        ``known``: what the caller already read for the middlewares (``no_conversation``)."""
+        await self.dispatcher.feed(event, {"core": self, "session": session, **known})
 
     async def report_failure(self, session: AsyncSession, event: Event) -> None:
         if await session.get(Person, event.userid) is None:

@@ -1,12 +1,16 @@
-"""Inbound updates: stored on arrival, processed one at a time per user.
+"""Inbound updates: stored on arrival, processed in batches, one at a time per user.
 
 The callback stores the update (deduplicated by its key, many callbacks' updates
 in one transaction: ``bot.intake``) and answers once it is durable.
-Workers then take each user's pending updates in order under a lease row, so
-two processes never work on one person at the same time, while different
-people are served concurrently (aiogram's per-user FSM lock, made durable).
-The handler's effects, its outbox rows and the 'done' mark commit together:
-a crash means the update is processed again, never half. The 'done' mark is a
+
+Workers take many people's pending updates at once. One short transaction leases
+the people (a lease row each, so two processes never work on one person at the
+same time) and reads their oldest pending updates; a second runs the handlers of
+the whole batch in order, marks them done and frees the leases. The handlers'
+effects, their outbox rows and the 'done' marks commit together: a crash means
+the batch is processed again, never half. When one handler raises, the batch
+rolls back and each of its people is served alone (the retry-alone fallback), so
+one person's failure never undoes another's update. The 'done' mark is a
 compare-and-set, so even two processes on one update commit it once.
 
 A lease names its holder's worker: when that process dies (``kill -9``) its
@@ -15,32 +19,47 @@ heartbeat goes stale within seconds and the lease is free (``bot.heartbeat``).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import time
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.events import Event
 from bot.heartbeat import Heartbeat
 from bot.loop import PollingLoop
-from models import Inbound, UserLease, utcnow
+from models import Conversation, Inbound, Person, UserLease, utcnow
 
 if TYPE_CHECKING:
     from bot.core import BotCore
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)  # renewed between updates; a dead holder's lease is free sooner
+LEASE = timedelta(seconds=60)  # a batch is far shorter; a dead holder's lease is free sooner
 MAX_ATTEMPTS = 3
-# People served at once by one process: leaves database connections for the outbox and the
-# heartbeat (a starved heartbeat would make a live process look dead), oldest waiting first.
-MAX_ACTIVE_USERS = 8
+BATCH_USERS = 64  # people leased by one batch
+BATCH_UPDATES = 128  # updates read for one batch
+# Handling time after which a batch commits and the rest wait for the next one: SQLite has one
+# writer, and arriving callbacks wait for it.
+BATCH_BUDGET = 0.04
+# Batches in flight at once in one process: SQLite writes one at a time anyway; PostgreSQL's pool
+# leaves connections for the callbacks, the outbox and the heartbeat.
+BATCHES_SQLITE = 1
+BATCHES_POSTGRES = 3
 
 
 class AlreadyDone(Exception):
-    """Another process committed this update first: roll back ours."""
+    """Another process committed one of these updates first: roll back ours."""
+
+
+class Pending(NamedTuple):
+    id: int
+    userid: str
+    payload: dict
 
 
 class InboundWorker(PollingLoop):
@@ -53,7 +72,11 @@ class InboundWorker(PollingLoop):
         super().__init__()
         self.heartbeat = heartbeat or Heartbeat(core.db, clock)
         self.holder = self.heartbeat.worker_id
-        self.active: dict[str, asyncio.Task] = {}
+        self.active: dict[int, asyncio.Task] = {}  # batches in flight
+        self._busy: set[str] = set()  # people in this process's batches in flight
+        self._numbers = itertools.count()
+        self.max_batches = BATCHES_SQLITE if core.db.is_sqlite else BATCHES_POSTGRES
+        self.batches = 0  # committed batches (for the benchmark and tests)
 
     async def stop(self) -> None:
         await super().stop()
@@ -66,24 +89,22 @@ class InboundWorker(PollingLoop):
         await self.schedule_pending()
 
     async def schedule_pending(self) -> None:
+        """Start batches until the process's share is in flight or nobody free is waiting."""
         await self.heartbeat.ensure()
-        async with self.core.db.session() as s:
-            users = (await s.execute(
-                select(Inbound.userid).where(Inbound.status == "pending")
-                .group_by(Inbound.userid).order_by(func.min(Inbound.id)).limit(MAX_ACTIVE_USERS * 4)
-            )).scalars().all()
-        for userid in users:
-            if len(self.active) >= MAX_ACTIVE_USERS:
-                break
-            if userid in self.active:
-                continue
-            task = asyncio.create_task(self._serve_user(userid), name=f"user-{userid}")
-            self.active[userid] = task
-            task.add_done_callback(lambda _t, u=userid: self._done(u))
+        while len(self.active) < self.max_batches:
+            users, rows = await self._claim()
+            if not users:
+                return
+            number = next(self._numbers)
+            self._busy.update(users)
+            task = asyncio.create_task(self._run_batch(users, rows), name=f"inbound-batch-{number}")
+            self.active[number] = task
+            task.add_done_callback(lambda _t, n=number, u=users: self._done(n, u))
 
-    def _done(self, userid: str) -> None:
-        self.active.pop(userid, None)
-        self.poke()  # room for the next person waiting
+    def _done(self, number: int, users: list[str]) -> None:
+        self.active.pop(number, None)
+        self._busy.difference_update(users)
+        self.poke()  # room for the next batch
 
     async def run_until_idle(self) -> None:
         """Tests: process everything pending now, including what processing adds."""
@@ -93,55 +114,141 @@ class InboundWorker(PollingLoop):
                 return
             await asyncio.gather(*list(self.active.values()), return_exceptions=True)
 
-    async def _acquire(self, userid: str) -> bool:
+    async def _claim(self) -> tuple[list[str], list[Pending]]:
+        """Lease the people waiting longest and read their pending updates, in one transaction."""
+        async with self.core.db.session() as s:
+            waiting = select(Inbound.userid).where(Inbound.status == "pending")
+            if self._busy:
+                waiting = waiting.where(Inbound.userid.not_in(list(self._busy)))
+            candidates = (await s.execute(
+                waiting.group_by(Inbound.userid).order_by(func.min(Inbound.id)).limit(BATCH_USERS)
+            )).scalars().all()
+            if not candidates:
+                return [], []
+            users = await self._lease(s, list(candidates))
+            if not users:
+                return [], []
+            rows = (await s.execute(
+                select(Inbound.id, Inbound.userid, Inbound.payload)
+                .where(Inbound.userid.in_(users), Inbound.status == "pending")
+                .order_by(Inbound.id).limit(BATCH_UPDATES)
+            )).all()
+        return users, [Pending(*r) for r in rows]
+
+    async def _lease(self, s: AsyncSession, userids: list[str]) -> list[str]:
+        """Take these people's leases where free (ours, expired or a dead holder's); the ones now ours.
+
+        Two statements for the whole batch: an update of the free rows and an insert of the missing
+        ones, each returning what it took (plain table statements: the ORM's bulk path costs more)."""
         now = self.clock()
-        async with self.core.db.session() as s:
-            res = await s.execute(
-                update(UserLease)
-                .where(UserLease.userid == userid,
-                       (UserLease.holder == self.holder) | (UserLease.expires_at < now)
-                       | self.heartbeat.dead(UserLease.holder))
-                .values(holder=self.holder, expires_at=now + LEASE)
-                .execution_options(synchronize_session=False)
-            )
-            if res.rowcount == 1:
-                return True
-        try:
-            async with self.core.db.session() as s:
-                s.add(UserLease(userid=userid, holder=self.holder, expires_at=now + LEASE))
-            return True
-        except IntegrityError:
-            return False
+        leases = UserLease.__table__
+        free = ((leases.c.holder == self.holder) | (leases.c.expires_at < now)
+                | self.heartbeat.dead(leases.c.holder))
+        mine = set((await s.execute(
+            update(leases).where(leases.c.userid.in_(userids), free)
+            .values(holder=self.holder, expires_at=now + LEASE).returning(leases.c.userid)
+        )).scalars())
+        missing = [u for u in userids if u not in mine]
+        if missing:
+            insert = sqlite.insert if self.core.db.is_sqlite else postgresql.insert
+            taken = await s.execute(
+                insert(leases).on_conflict_do_nothing(index_elements=[leases.c.userid]).returning(leases.c.userid),
+                [dict(userid=u, holder=self.holder, expires_at=now + LEASE) for u in missing])
+            mine.update(taken.scalars())
+        return [u for u in userids if u in mine]
 
-    async def _release(self, userid: str) -> None:
+    async def _acquire(self, userid: str) -> bool:
+        """One person's lease in its own transaction."""
         async with self.core.db.session() as s:
-            await s.execute(
-                update(UserLease).where(UserLease.userid == userid, UserLease.holder == self.holder)
-                .values(expires_at=self.clock() - timedelta(seconds=1))
-            )
+            return bool(await self._lease(s, [userid]))
 
-    async def _serve_user(self, userid: str) -> None:
-        if not await self._acquire(userid):
-            return  # another process has this person; it will drain their queue
-        renewed = self.clock()
+    async def _release(self, s: AsyncSession, userids: list[str]) -> None:
+        await s.execute(update(UserLease).where(UserLease.userid.in_(userids), UserLease.holder == self.holder)
+                        .values(expires_at=self.clock() - timedelta(seconds=1))
+                        .execution_options(synchronize_session=False))
+
+    async def _run_batch(self, users: list[str], rows: list[Pending]) -> None:
         try:
-            while await self._process_next(userid):
-                if self.clock() - renewed > LEASE / 3:
-                    if not await self._acquire(userid):
-                        return  # taken for dead by another process: it serves this person now
-                    renewed = self.clock()
-        finally:
-            await self._release(userid)
+            await self._process_batch(users, rows)
+        except AlreadyDone:
+            log.warning("an update of this batch was processed by another process; ours rolled back")
+            await self._one_by_one(users)
+        except Exception:
+            log.exception("a batch of %d updates failed; serving each person alone", len(rows))
+            await self._one_by_one(users)
+        else:
+            self.batches += 1
+        self.core.after_commit()
+
+    async def _process_batch(self, users: list[str], rows: list[Pending]) -> None:
+        """The whole batch in one transaction: handlers in order, then the done marks and lease releases.
+
+        A handler that raises aborts the batch (nothing of it commits) and ``_run_batch`` serves each
+        person alone, where that update's failure is counted and nobody else's effects are lost.
+        Failures are rare; a savepoint per update would cost two statements every time."""
+        started = time.perf_counter()
+        done: list[int] = []
+        held_back: set[str] = set()  # people whose updates did not fit the budget: keep their order
+        async with self.core.db.session() as s:
+            no_conversation = await self._prefetch(s, users)
+            for row in rows:
+                if row.userid in held_back:
+                    continue
+                if done and time.perf_counter() - started > BATCH_BUDGET:
+                    held_back.add(row.userid)
+                    continue
+                await self.core.handle(s, Event.from_json(row.payload),
+                                       no_conversation=row.userid in no_conversation)
+                no_conversation.discard(row.userid)  # their first update may have opened one
+                done.append(row.id)
+            marked = await s.execute(
+                update(Inbound).where(Inbound.id.in_(done), Inbound.status == "pending")
+                .values(status="done", processed_at=self.clock())
+                .execution_options(synchronize_session=False))
+            if marked.rowcount != len(done):
+                raise AlreadyDone(done)
+            await self._release(s, users)
+
+    async def _prefetch(self, s: AsyncSession, users: list[str]) -> set[str]:
+        """The batch's people and conversations in two reads, kept in the session for the handlers;
+        the people known to have no conversation (until their first update is handled)."""
+        await s.execute(select(Person).where(Person.userid.in_(users)))
+        have = set((await s.execute(select(Conversation).where(Conversation.userid.in_(users)))).scalars())
+        return set(users) - {c.userid for c in have}
+
+    async def _record_failure(self, s: AsyncSession, row: Pending, exc: Exception) -> None:
+        """Counted in the batch's transaction; after MAX_ATTEMPTS the person is told and the update set aside."""
+        attempts = (await s.execute(select(Inbound.attempts).where(Inbound.id == row.id))).scalar_one() + 1
+        values: dict = dict(attempts=attempts, error=f"{type(exc).__name__}: {exc}"[:2000])
+        if attempts >= MAX_ATTEMPTS:
+            values["status"] = "failed"
+            await self.core.report_failure(s, Event.from_json(row.payload))
+        await s.execute(update(Inbound).where(Inbound.id == row.id).values(**values)
+                        .execution_options(synchronize_session=False))
+
+    async def _one_by_one(self, users: list[str]) -> None:
+        """The fallback after a batch could not commit: each person's updates alone, in order."""
+        for userid in users:
+            try:
+                if not await self._acquire(userid):
+                    continue
+                while await self._process_next(userid):
+                    pass
+                async with self.core.db.session() as s:
+                    await self._release(s, [userid])
+            except Exception:
+                log.exception("serving %s alone failed", userid)
 
     async def _process_next(self, userid: str) -> bool:
-        """Process this user's oldest pending update; False when there is none."""
+        """Process this user's oldest pending update in its own transaction; False when there is none."""
         inbound_id = None
         try:
             async with self.core.db.session() as s:
                 row = (await s.execute(
-                    select(Inbound).where(Inbound.userid == userid, Inbound.status == "pending")
+                    select(Inbound.id, Inbound.userid, Inbound.payload)
+                    .where(Inbound.userid == userid, Inbound.status == "pending")
                     .order_by(Inbound.id).limit(1)
-                )).scalar_one_or_none()
+                )).one_or_none()
                 if row is None:
                     return False
                 inbound_id = row.id
@@ -161,11 +268,6 @@ class InboundWorker(PollingLoop):
                 raise
             log.exception("processing inbound %s failed", inbound_id)
             async with self.core.db.session() as s:
-                row = await s.get(Inbound, inbound_id)
-                row.attempts += 1
-                row.error = f"{type(exc).__name__}: {exc}"[:2000]
-                if row.attempts >= MAX_ATTEMPTS:
-                    row.status = "failed"
-                    await self.core.report_failure(s, Event.from_json(row.payload))
+                await self._record_failure(s, Pending(*row), exc)
         self.core.after_commit()
         return True

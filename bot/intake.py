@@ -77,12 +77,13 @@ class InboundWriter:
         now = self.clock()
         insert = sqlite.insert if self.db.is_sqlite else postgresql.insert
         async with self.db.session() as s:
+            users = await accounts.resolve_many(s, ((e.platform, e.account_id or e.userid) for e in events), now)
             rows: dict[str, dict] = {}
             for e in events:
                 if e.dedup_key in rows:
                     continue
                 account = e.account_id or e.userid
-                e = replace(e, userid=await accounts.resolve(s, e.platform, account, now), account_id=account)
+                e = replace(e, userid=users[(e.platform, account)], account_id=account)
                 rows[e.dedup_key] = dict(dedup_key=e.dedup_key, userid=e.userid, payload=e.to_json(),
                                          status="pending", attempts=0, error="", created_at=now)
             stmt = (insert(Inbound).values(list(rows.values()))

@@ -39,8 +39,11 @@ async def refuse_strangers(handler: Next, event: Event, data: dict) -> None:
 
 
 async def load_conversation(handler: Next, event: Event, data: dict) -> None:
-    """The conversation state lives in a row, so a restart mid-form resumes at the same question."""
-    conversation = await data["session"].get(Conversation, data["person"].userid)
+    """The conversation state lives in a row, so a restart mid-form resumes at the same question.
+
+    A batch that read its people's conversations beforehand says when there is none (a read saved)."""
+    conversation = None if data.get("no_conversation") else await data["session"].get(
+        Conversation, data["person"].userid)
     if conversation is not None and conversation.handler == STRANGER:  # refused before the directory had them
         await data["session"].delete(conversation)
         conversation = None

@@ -37,8 +37,9 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Awaitable, Callable, Iterable, NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from bot import accounts
 from bot.db import Database
@@ -81,10 +82,18 @@ async def enqueue(session: AsyncSession, userids: Iterable[str], message: Outbou
 
 
 async def _without_inactive(session: AsyncSession, userids: list[str]) -> list[str]:
+    """People already read in this transaction are judged as read (a reply costs no query)."""
     gone: set[str] = set()
-    for i in range(0, len(userids), _IN_CHUNK):
+    unknown: list[str] = []
+    for u in userids:
+        person = session.identity_map.get(identity_key(Person, u))
+        if person is None:
+            unknown.append(u)
+        elif not person.active:
+            gone.add(u)
+    for i in range(0, len(unknown), _IN_CHUNK):
         gone.update((await session.execute(select(Person.userid).where(
-            Person.userid.in_(userids[i:i + _IN_CHUNK]), Person.active.is_(False)))).scalars())
+            Person.userid.in_(unknown[i:i + _IN_CHUNK]), Person.active.is_(False)))).scalars())
     return [u for u in userids if u not in gone] if gone else userids
 
 
@@ -114,20 +123,20 @@ async def _store(session: AsyncSession, unique: list[str], message: OutboundMess
 
 async def _repeat_variant(session: AsyncSession, digest: str, userids: list[str]) -> int:
     """0 for a first message; else one more than any identical recent message to one of these people."""
-    earlier = dict((await session.execute(
-        select(OutboxMessage.id, OutboxMessage.variant)
-        .where(OutboxMessage.body_hash == digest, OutboxMessage.created_at >= utcnow() - REPEAT_WINDOW)
-    )).tuples().all())
-    if not earlier or not userids:
+    if not userids:
         return 0
-    hit: set[int] = set()
+    highest = -1
+    since = utcnow() - REPEAT_WINDOW
     for i in range(0, len(userids), _IN_CHUNK):
-        hit.update((await session.execute(
-            select(OutboxRecipient.outbox_id).where(OutboxRecipient.outbox_id.in_(list(earlier)),
-                                                    OutboxRecipient.userid.in_(userids[i:i + _IN_CHUNK]))
-            .distinct()
-        )).scalars())
-    return max((earlier[i] for i in hit), default=-1) + 1
+        found = (await session.execute(
+            select(func.max(OutboxMessage.variant))
+            .join(OutboxRecipient, OutboxRecipient.outbox_id == OutboxMessage.id)
+            .where(OutboxMessage.body_hash == digest, OutboxMessage.created_at >= since,
+                   OutboxRecipient.userid.in_(userids[i:i + _IN_CHUNK]))
+        )).scalar_one_or_none()
+        if found is not None:
+            highest = max(highest, found)
+    return highest + 1
 
 
 class _Candidate(NamedTuple):

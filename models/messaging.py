@@ -104,5 +104,6 @@ class OutboxRecipient(Base):
     # What the platform answered for the sent message (opaque; WeCom: msgid and response_code), for a recall.
     platform_ref: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
-    __table_args__ = (Index("ix_outbox_recipients_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_recipients_due", "status", "next_attempt_at"),
+                      Index("ix_outbox_recipients_user", "userid", "outbox_id"))
 
