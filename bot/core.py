@@ -110,7 +110,9 @@ class BotCore:
         ``known``: what the caller already read for the middlewares (``no_conversation``)."""
         await self.dispatcher.feed(event, {"core": self, "session": session, **known})
 
-    async def report_failure(self, session: AsyncSession, event: Event) -> None:
-        if await session.get(Person, event.userid) is None:
+    async def report_failure(self, session: AsyncSession, userid: str) -> None:
+        """An update given up on: its person is told (a stranger is not); needs nothing of the update
+        itself, which may be what could not be read."""
+        if await session.get(Person, userid) is None:
             return
-        await outbox.enqueue(session, [event.userid], self.renderer.text_message("errors/internal.j2"))
+        await outbox.enqueue(session, [userid], self.renderer.text_message("errors/internal.j2"))

@@ -222,7 +222,7 @@ class InboundWorker(PollingLoop):
         values: dict = dict(attempts=attempts, error=f"{type(exc).__name__}: {exc}"[:2000])
         if attempts >= MAX_ATTEMPTS:
             values["status"] = "failed"
-            await self.core.report_failure(s, Event.from_json(row.payload))
+            await self.core.report_failure(s, row.userid)
         await s.execute(update(Inbound).where(Inbound.id == row.id).values(**values)
                         .execution_options(synchronize_session=False))
 

@@ -109,3 +109,44 @@ async def pending(core) -> int:
     async with core.db.session() as s:
         return (await s.execute(select(func.count()).select_from(Inbound).where(Inbound.status == "pending"))
                 ).scalar_one()
+
+
+async def test_one_persons_broken_update_costs_nobody_else_in_the_batch(wecom):
+    """Three people's updates share a batch; linms's first one can no longer be read (a stored payload
+    from an older version). The others are answered, linms is told once after three attempts, and
+    linms's next update still runs after it, in order."""
+    w = wecom
+    await w.post(text_xml("sunlt", "帮助", 7_000_001), settle=False)
+    async with w.core.db.session() as s:
+        s.add(Inbound(dedup_key="broken-1", userid="linms", status="pending", attempts=0, error="",
+                      payload={"platform": "wecom", "userid": "linms", "kind": "text", "dedup_key": "broken-1",
+                               "text": "帮助", "created_at": "not a time"}))
+    await w.post(text_xml("linms", "帮助", 7_000_002), settle=False)
+    await w.post(text_xml("hezq", "帮助", 7_000_003), settle=False)
+
+    await w.core.worker.run_until_idle()
+    await w.core.drainer.drain_until_idle()
+
+    assert "您可以" in w.last_text("sunlt") and "您可以" in w.last_text("hezq")
+    linms = w.texts("linms")
+    assert len(linms) == 2 and "处理出错" in linms[0] and "您可以" in linms[1]
+    async with w.core.db.session() as s:
+        broken = (await s.execute(select(Inbound).where(Inbound.dedup_key == "broken-1"))).scalar_one()
+        counts = dict((await s.execute(select(Inbound.status, func.count()).group_by(Inbound.status))).all())
+    assert (broken.status, broken.attempts) == ("failed", 3) and "ValueError" in broken.error
+    assert counts == {"done": 3, "failed": 1}
+
+
+async def test_many_peoples_updates_share_a_few_transactions(wecom):
+    """Four people write ten times each, all at once: the forty updates are processed in a handful of
+    batches, not a transaction each, and every one is answered, in each person's order."""
+    w = wecom
+    people = ["sunlt", "hezq", "linms", "cuimin"]
+    for i in range(40):
+        await w.post(text_xml(people[i % 4], "帮助", 7_100_000 + i), settle=False)
+    before = w.core.worker.batches
+    await w.core.worker.run_until_idle()
+    await w.core.drainer.drain_until_idle()
+    assert 1 <= w.core.worker.batches - before <= 10
+    assert all(len(w.texts(u)) == 10 for u in people)
+    assert await pending(w.core) == 0
