@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
@@ -21,6 +22,44 @@ def _prepare_sqlite_path(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
+class WriterTurn:
+    """SQLite's one writer, taken in turn by this process's transactions.
+
+    Waiting in SQLite's busy handler sleeps up to 100 ms at a time, so transactions queue here
+    instead. Arriving callbacks (``urgent``) go before the workers' queued turns: a person's
+    acknowledgement waits for at most the transaction in progress, not for the queue behind it.
+    """
+
+    def __init__(self) -> None:
+        self._held = False
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._normal: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self, urgent: bool) -> None:
+        if not self._held and not self._urgent and not self._normal:
+            self._held = True
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        (self._urgent if urgent else self._normal).append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed the turn just as we were cancelled: pass it on
+            else:
+                (self._urgent if urgent else self._normal).remove(waiter)
+            raise
+
+    def release(self) -> None:
+        for queue in (self._urgent, self._normal):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)  # the turn passes straight on: _held stays True
+                    return
+        self._held = False
+
+
 class Database:
     def __init__(self, url: str):
         self.url = url
@@ -35,14 +74,13 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # SQLite has one writer; waiting in its busy handler sleeps for up to 100 ms a time.
-        # Queueing transactions in-process instead keeps SQLite fast under concurrent users.
-        self._sqlite_turn = asyncio.Lock() if self.is_sqlite else None
+        self._sqlite_turn = WriterTurn() if self.is_sqlite else None
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
+    async def session(self, urgent: bool = False) -> AsyncIterator[AsyncSession]:
         """A session in one transaction: committed on success, rolled back on error.
 
+        ``urgent``: on SQLite, go before the queued turns (callbacks waiting to be acknowledged).
         Never open one inside another in the same task: on SQLite that would wait on itself.
         """
         if self._sqlite_turn is None:
@@ -50,10 +88,13 @@ class Database:
                 async with session.begin():
                     yield session
             return
-        async with self._sqlite_turn:
+        await self._sqlite_turn.acquire(urgent)
+        try:
             async with self.sessions() as session:
                 async with session.begin():
                     yield session
+        finally:
+            self._sqlite_turn.release()
 
     async def upgrade(self) -> None:
         async with self.engine.begin() as conn:

@@ -76,7 +76,7 @@ class InboundWriter:
         wrote from, where the outbox sends them next (``bot.accounts``)."""
         now = self.clock()
         insert = sqlite.insert if self.db.is_sqlite else postgresql.insert
-        async with self.db.session() as s:
+        async with self.db.session(urgent=True) as s:
             users = await accounts.resolve_many(s, ((e.platform, e.account_id or e.userid) for e in events), now)
             rows: dict[str, dict] = {}
             for e in events:
