@@ -41,11 +41,12 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)  # a batch is far shorter; a dead holder's lease is free sooner
 MAX_ATTEMPTS = 3
-BATCH_USERS = 64  # people leased by one batch
-BATCH_UPDATES = 128  # updates read for one batch
+BATCH_USERS = 64  # at most, people leased by one batch
+BATCH_UPDATES = 128  # at most, updates read for one batch
 # Handling time after which a batch commits and the rest wait for the next one: SQLite has one
-# writer, and arriving callbacks wait for it.
-BATCH_BUDGET = 0.04
+# writer, and arriving callbacks wait for it. A batch leases about as many people as fit in it.
+BATCH_BUDGET_SQLITE = 0.04
+BATCH_BUDGET_POSTGRES = 0.1
 # Batches in flight at once in one process: SQLite writes one at a time anyway; PostgreSQL's pool
 # leaves connections for the callbacks, the outbox and the heartbeat.
 BATCHES_SQLITE = 1
@@ -76,6 +77,8 @@ class InboundWorker(PollingLoop):
         self._busy: set[str] = set()  # people in this process's batches in flight
         self._numbers = itertools.count()
         self.max_batches = BATCHES_SQLITE if core.db.is_sqlite else BATCHES_POSTGRES
+        self.budget = BATCH_BUDGET_SQLITE if core.db.is_sqlite else BATCH_BUDGET_POSTGRES
+        self.seconds_per_update = 0.005  # a running average: how many people a batch should lease
         self.batches = 0  # committed batches (for the benchmark and tests)
 
     async def stop(self) -> None:
@@ -120,8 +123,9 @@ class InboundWorker(PollingLoop):
             waiting = select(Inbound.userid).where(Inbound.status == "pending")
             if self._busy:
                 waiting = waiting.where(Inbound.userid.not_in(list(self._busy)))
+            fit = max(4, min(BATCH_USERS, round(self.budget / self.seconds_per_update)))
             candidates = (await s.execute(
-                waiting.group_by(Inbound.userid).order_by(func.min(Inbound.id)).limit(BATCH_USERS)
+                waiting.group_by(Inbound.userid).order_by(func.min(Inbound.id)).limit(fit)
             )).scalars().all()
             if not candidates:
                 return [], []
@@ -131,7 +135,7 @@ class InboundWorker(PollingLoop):
             rows = (await s.execute(
                 select(Inbound.id, Inbound.userid, Inbound.payload)
                 .where(Inbound.userid.in_(users), Inbound.status == "pending")
-                .order_by(Inbound.id).limit(BATCH_UPDATES)
+                .order_by(Inbound.id).limit(min(BATCH_UPDATES, 2 * fit))
             )).all()
         return users, [Pending(*r) for r in rows]
 
@@ -194,13 +198,15 @@ class InboundWorker(PollingLoop):
             for row in rows:
                 if row.userid in held_back:
                     continue
-                if done and time.perf_counter() - started > BATCH_BUDGET:
+                if done and time.perf_counter() - started > self.budget:
                     held_back.add(row.userid)
                     continue
                 await self.core.handle(s, Event.from_json(row.payload),
                                        no_conversation=row.userid in no_conversation)
                 no_conversation.discard(row.userid)  # their first update may have opened one
                 done.append(row.id)
+            self.seconds_per_update += 0.2 * ((time.perf_counter() - started) / max(1, len(done))
+                                              - self.seconds_per_update)
             marked = await s.execute(
                 update(Inbound).where(Inbound.id.in_(done), Inbound.status == "pending")
                 .values(status="done", processed_at=self.clock())
