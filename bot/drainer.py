@@ -160,7 +160,8 @@ class OutboxDrainer(PollingLoop):
             )).tuples().all())
             plans, deferred = self._plan(due, waiting, now, max_batches)
             if deferred:
-                await s.execute(update(_T).where(_T.c.id == bindparam("d_id"))
+                await s.execute(update(_T).where(_T.c.id == bindparam("d_id"), _T.c.status == "pending",
+                                                 _T.c.batch == "")
                                 .values(next_attempt_at=bindparam("d_at")),
                                 [{"d_id": i, "d_at": at} for i, at in deferred])
             if not plans:

@@ -14,11 +14,15 @@ _FORGET_ABOVE = 50_000  # people remembered before full buckets are forgotten
 
 
 class TokenBucket:
-    """``per_minute`` tokens a minute, at most a minute's worth saved, on ``clock`` (seconds)."""
+    """Never more than ``per_minute`` takes in any minute, on ``clock`` (seconds).
+
+    Half a minute's worth may go at once and the rest flows evenly: a burst plus a minute's refill
+    stays within the limit wherever the minute is cut (a full bucket with a full rate would allow twice it).
+    """
 
     def __init__(self, per_minute: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = per_minute / 60.0
-        self.capacity = float(per_minute)
+        self.capacity = max(1.0, per_minute / 2)
+        self.rate = max(1.0, per_minute - self.capacity) / 60.0
         self.tokens = self.capacity
         self.clock = clock
         self.at = clock()
