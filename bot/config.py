@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     dingtalk_reconnect_base: float = Field(default=1.0, gt=0, le=60)  # seconds; the stream's first backoff
     dingtalk_reconnect_cap: float = Field(default=60.0, gt=0, le=600)
 
+    # The outbox's pace (WeCom's limits): calls per minute per app, messages per minute per person
+    # (0: no per-person limit; a person over it is deferred, never slept on).
+    outbox_app_calls_per_minute: int = Field(default=20000, ge=1)
+    outbox_person_per_minute: int = Field(default=30, ge=0)
+
     calendar_file: Path | None = None  # the 校历; the demo's 2026-2027 one by default
     work_hours: str = "08:30-17:30"  # reminders go out only inside these hours on working days
     timezone: str = "Asia/Shanghai"

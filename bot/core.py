@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import card_copies, inbound, outbox
 from bot.config import Settings
 from bot.db import Database
+from bot.drainer import OutboxDrainer
 from bot.engine import BotEngine
 from bot.events import Event
 from bot.heartbeat import Heartbeat
 from bot.intake import InboundWriter
-from bot.outbox import OutboxDrainer
 from bot.platforms.base import Platform, PlatformSender
 from bot.reminders.service import ReminderService
 from bot.render import Renderer
@@ -58,7 +58,9 @@ class BotCore:
         self.heartbeat = Heartbeat(db, clock)  # names this process in claims and leases
         self.intake = InboundWriter(db, clock=lambda: self.clock())  # tests move the core clock  # group commit of arriving updates
         self.worker = inbound.InboundWorker(self, clock=clock, heartbeat=self.heartbeat)
-        self.drainer = OutboxDrainer(db, senders, clock=clock, heartbeat=self.heartbeat)
+        self.drainer = OutboxDrainer(db, senders, clock=clock, heartbeat=self.heartbeat,
+                                     person_per_minute=settings.outbox_person_per_minute,
+                                     app_calls_per_minute=settings.outbox_app_calls_per_minute)
         self.drainer.after_cards = self._settle_late
         self.reminders = ReminderService(self)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import accounts, outbox
@@ -55,15 +55,16 @@ async def deliver(s: AsyncSession, core: "BotCore", run: Run) -> int:
     """One confirm task per recipient (done at once when no confirmation is asked), and the card."""
     now = core.clock()
     need = bool(run.data.get("need_confirm"))
-    people = (await s.execute(select(Person).where(Person.userid.in_(run.data.get("recipients", [])))
-                              .order_by(Person.department, Person.userid))).scalars().all()
-    tasks = [Task(run_id=run.id, step_index=0, step_id="confirm", kind="confirm", group=p.department,
-                  department=p.department, assignee=p.userid, created_at=now,
-                  status="open" if need else "done") for p in people]
-    s.add_all(tasks)
+    people = (await s.execute(select(Person.userid, Person.department)
+                              .where(Person.userid.in_(run.data.get("recipients", [])))
+                              .order_by(Person.department, Person.userid))).all()
+    if people:  # one executemany: a notice to 10,000 people is not 10,000 objects in a unit of work
+        await s.execute(insert(Task.__table__), [
+            dict(run_id=run.id, step_index=0, step_id="confirm", kind="confirm", group=dept, department=dept,
+                 assignee=userid, created_at=now, status="open" if need else "done") for userid, dept in people])
     run.status = "open" if need else "done"
     await s.flush()
-    return len(await send_cards(s, core, run, [t.assignee for t in tasks]))
+    return len(await send_cards(s, core, run, [userid for userid, _ in people]))
 
 
 async def send_cards(s: AsyncSession, core: "BotCore", run: Run, userids: Iterable[str],

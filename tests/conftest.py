@@ -16,6 +16,9 @@ from tests.support.databases import ensure_database, per_worker
 PG_URL = per_worker(os.environ.get("CAMPUSBOT_TEST_DATABASE_URL", ""))
 if PG_URL:
     os.environ["CAMPUSBOT_TEST_DATABASE_URL"] = PG_URL  # tests/reliability/support.py reads it too
+# Walks send one person many messages within a simulated minute: no per-person pace for them
+# (tests/runtime/test_outbox.py tests the pace with its own drainer).
+os.environ.setdefault("CAMPUSBOT_OUTBOX_PERSON_PER_MINUTE", "0")
 PG_SKIP = "PostgreSQL run skipped: set CAMPUSBOT_TEST_DATABASE_URL (e.g. postgresql+asyncpg://postgres@127.0.0.1/test)"
 
 

@@ -8,10 +8,11 @@ from datetime import timedelta
 
 from bot import outbox
 from bot.outbound import Button, Card, OutboundMessage
-from bot.outbox import OutboxDrainer
+from bot.drainer import OutboxDrainer
+from bot.pace import TokenBucket
 from bot.platforms.wecom.sender import DUPLICATE_CHECK_INTERVAL
 from models import OutboxRecipient, Person, PersonAccount, utcnow
-from sqlalchemy import select
+from sqlalchemy import event, select
 from tests.support.fakewecom import SEND, http
 
 
@@ -212,3 +213,63 @@ async def test_token_expiry_is_refreshed_once(wecom):
     await core.drainer.drain_until_idle()
     assert wecom.fake.token_issues == issued + 1
     assert {m["userid"] for m in wecom.fake.sent_messages()} == {"sunlt", "hezq"}
+
+
+async def test_a_person_over_their_budget_is_deferred_in_order(wecom):
+    """Over the per-person limit a message waits (its next_attempt_at moves), and so does every later one."""
+    core = wecom.core
+    clock = {"now": utcnow()}
+    drainer = OutboxDrainer(core.db, core.senders, clock=lambda: clock["now"], person_per_minute=4)
+    for i in range(3):
+        await broadcast(core, ["sunlt"], text=f"第{i}条")
+    await broadcast(core, ["hezq", "sunlt"], text="第3条")
+    await drainer.drain_until_idle()
+    assert wecom.texts("sunlt") == ["第0条", "第1条"] and wecom.texts("hezq") == ["第3条"]
+    async with core.db.session() as s:
+        waits = (await s.execute(select(OutboxRecipient.next_attempt_at).where(
+            OutboxRecipient.userid == "sunlt", OutboxRecipient.status == "pending"))).scalars().all()
+    assert len(waits) == 2 and max(waits) - clock["now"] <= timedelta(seconds=30)
+    for _ in range(2):
+        clock["now"] += timedelta(seconds=31)
+        await drainer.drain_until_idle()
+    assert wecom.texts("sunlt") == ["第0条", "第1条", "第2条", "第3条"]
+    assert (await statuses(core)) == Counter({"sent": 5})
+
+
+async def test_a_round_is_a_few_statements_whatever_its_batches(wecom):
+    """Claiming and recording are one statement each for all of a round's batches, not one per batch."""
+    core = wecom.core
+    ids = await add_people(core, 1500)
+    await broadcast(core, ids)
+    for i in range(20):
+        await broadcast(core, [ids[i]], text=f"提醒{i}")
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        if "outbox_recipients" in statement:
+            seen.append(statement.split()[0].upper())
+
+    event.listen(core.db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        drainer = OutboxDrainer(core.db, core.senders, person_per_minute=0)
+        assert await drainer.drain_once()
+        assert Counter(seen) == Counter({"SELECT": 2, "UPDATE": 3})  # release, claim, record
+    finally:
+        event.remove(core.db.engine.sync_engine, "before_cursor_execute", count)
+    assert len(wecom.fake.calls_to(SEND)) == 2
+    await drainer.drain_until_idle()
+    assert (await statuses(core)) == Counter({"sent": 1520})
+    assert all(wecom.fake.delivery_counts()[u] == 2 for u in ids[:20])
+
+
+def test_a_bucket_allows_no_more_than_its_limit_in_any_minute():
+    t = [0.0]
+    bucket = TokenBucket(120, clock=lambda: t[0])
+    taken = 0
+    for quarter in range(240):  # a minute, looked at every quarter second
+        t[0] = quarter / 4
+        while bucket.take() == 0.0:
+            taken += 1
+        if quarter == 0:
+            assert taken == 60 and bucket.take() == 1.0, "half a minute's worth at once, then one a second"
+    assert 115 <= taken <= 120
