@@ -107,7 +107,7 @@ class OutboxDrainer(PollingLoop):
         self.after_cards: Callable[[list[str]], Awaitable[None]] | None = None
 
     async def run_round(self) -> None:
-        while await self.drain_once():
+        while not self.stopping and await self.drain_once():
             pass
 
     async def drain_until_idle(self, max_rounds: int = 1000) -> None:

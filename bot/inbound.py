@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.events import Event
 from bot.heartbeat import Heartbeat
-from bot.loop import PollingLoop
+from bot.loop import STOP_GRACE, PollingLoop
 from models import Conversation, Inbound, Person, UserLease, utcnow
 
 if TYPE_CHECKING:
@@ -82,10 +82,14 @@ class InboundWorker(PollingLoop):
         self.batches = 0  # committed batches (for the benchmark and tests)
 
     async def stop(self) -> None:
+        """Batches in flight finish (they are short); one still running after the grace is cancelled."""
         await super().stop()
-        for t in list(self.active.values()):
-            t.cancel()
-        await asyncio.gather(*self.active.values(), return_exceptions=True)
+        running = list(self.active.values())
+        if running:
+            _, late = await asyncio.wait(running, timeout=STOP_GRACE)
+            for t in late:
+                t.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
         self.active.clear()
 
     async def run_round(self) -> None:

@@ -2,6 +2,10 @@
 
 Polling once a second lets several processes share the database tables; a poke
 makes this process react at once to what it just committed.
+
+Stopping lets the round in progress finish (for up to ``STOP_GRACE`` seconds) before cancelling:
+a task cancelled inside a SQLite transaction can leave the database locked for the process's
+last writes (the heartbeat's goodbye waited out SQLite's 30-second busy timeout).
 """
 from __future__ import annotations
 
@@ -11,11 +15,15 @@ import logging
 log = logging.getLogger(__name__)
 
 
+STOP_GRACE = 5.0  # seconds a stopping loop's round may take to finish
+
+
 class PollingLoop:
     loop_name = "loop"
 
     def __init__(self) -> None:
         self.wakeup = asyncio.Event()
+        self.stopping = False
         self._task: asyncio.Task | None = None
 
     async def run_round(self) -> None:
@@ -27,18 +35,23 @@ class PollingLoop:
 
     async def stop(self) -> None:
         if self._task:
-            self._task.cancel()
+            self.stopping = True
+            self.wakeup.set()
+            done, _ = await asyncio.wait({self._task}, timeout=STOP_GRACE)
+            if not done:
+                self._task.cancel()
             try:
                 await self._task
             except asyncio.CancelledError:
                 pass
             self._task = None
+            self.stopping = False
 
     def poke(self) -> None:
         self.wakeup.set()
 
     async def _loop(self) -> None:
-        while True:
+        while not self.stopping:
             # Cleared before the round, so a poke during the round (a new update stored, a person
             # finished) starts the next round at once instead of after the one-second poll.
             self.wakeup.clear()
@@ -48,6 +61,8 @@ class PollingLoop:
                 raise
             except Exception:  # one bad round must not stop the loop
                 log.exception("%s round failed", self.loop_name)
+            if self.stopping:
+                return
             try:
                 await asyncio.wait_for(self.wakeup.wait(), timeout=1.0)
             except asyncio.TimeoutError:

@@ -53,7 +53,8 @@ class Task(Base):
     due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
-    __table_args__ = (Index("ix_tasks_run_step", "run_id", "step_index"),)
+    __table_args__ = (Index("ix_tasks_run_step", "run_id", "step_index"),
+                      Index("ix_tasks_assignee_run", "assignee", "run_id"))
 
 
 class AuditEntry(Base):
