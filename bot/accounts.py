@@ -78,16 +78,6 @@ async def account_ids(s: AsyncSession, platform: str, userids: Sequence[str]) ->
     return out
 
 
-async def account_conflict(s: AsyncSession, userid: str, accounts: dict[str, str]) -> str | None:
-    """The (platform, account) already taken by someone else, as "platform:account"."""
-    for platform, account_id in accounts.items():
-        owner = (await s.execute(select(PersonAccount.userid).where(
-            PersonAccount.platform == platform, PersonAccount.account_id == account_id))).scalar_one_or_none()
-        if owner is not None and owner != userid:
-            return f"{platform}:{account_id}:{owner}"
-    return None
-
-
 async def set_accounts(s: AsyncSession, userid: str, accounts: dict[str, str]) -> None:
     """Create or move the person's account on each named platform (others are left alone)."""
     for platform, account_id in accounts.items():
@@ -100,17 +90,6 @@ async def set_accounts(s: AsyncSession, userid: str, accounts: dict[str, str]) -
             await s.flush()
         s.add(PersonAccount(platform=platform, account_id=account_id, userid=userid))
     await s.flush()
-
-
-async def drop_accounts(s: AsyncSession, userid: str, platforms: Sequence[str]) -> None:
-    """The person is not on these platforms (the directory names their others)."""
-    if platforms:
-        await s.execute(delete(PersonAccount).where(PersonAccount.userid == userid,
-                                                    PersonAccount.platform.in_(list(platforms))))
-
-
-async def platforms_of(s: AsyncSession, userid: str) -> set[str]:
-    return set((await s.execute(select(PersonAccount.platform).where(PersonAccount.userid == userid))).scalars())
 
 
 async def ensure_platform_accounts(s: AsyncSession, platform: str) -> int:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import accounts
 from bot.text_files import decode_office_text
-from models import ROLES, Person, SchoolClass
+from models import ROLES, Person, PersonAccount, SchoolClass
 from workflow.people import names, people_with_role, teaching_departments
 
 __all__ = ["names", "people_with_role", "teaching_departments", "class_department", "find_person", "similar_names",
@@ -34,6 +34,7 @@ ACCOUNT_SUFFIX = "_userid"
 CHAT_PLATFORMS = ("wecom", "dingtalk")
 LOCAL_PLATFORM = "devchat"
 DEFAULT_ACCOUNT_PLATFORMS = (*CHAT_PLATFORMS, LOCAL_PLATFORM)
+_IN_CHUNK = 500
 
 
 async def class_department(s: AsyncSession, class_name: str) -> str | None:
@@ -123,11 +124,81 @@ def _validate(row: dict[str, str]) -> str | None:
     return None
 
 
+class _Known:
+    """What the import needs of the database, read in a few queries up front and kept current as rows
+    are applied: each importing person, their accounts, and who holds each account they may want."""
+
+    def __init__(self) -> None:
+        self.people: dict[str, Person] = {}
+        self.accounts: dict[str, dict[str, PersonAccount]] = {}  # userid → platform → account
+        self.owner: dict[tuple[str, str], str] = {}  # (platform, account_id) → userid
+
+    @classmethod
+    async def read(cls, s: AsyncSession, rows: list[tuple[int, dict[str, str]]]) -> "_Known":
+        known = cls()
+        userids = list(dict.fromkeys(r["userid"].strip() for _, r in rows if r.get("userid", "").strip()))
+        wanted = list(dict.fromkeys([*userids, *(a for _, r in rows for a in named_accounts(r).values())]))
+        for i in range(0, len(userids), _IN_CHUNK):
+            chunk = userids[i:i + _IN_CHUNK]
+            known.people.update((p.userid, p) for p in (await s.execute(
+                select(Person).where(Person.userid.in_(chunk)))).scalars())
+            for a in (await s.execute(select(PersonAccount).where(PersonAccount.userid.in_(chunk)))).scalars():
+                known.add(a)
+        for i in range(0, len(wanted), _IN_CHUNK):
+            for a in (await s.execute(select(PersonAccount).where(
+                    PersonAccount.account_id.in_(wanted[i:i + _IN_CHUNK])))).scalars():
+                known.owner[(a.platform, a.account_id)] = a.userid
+        return known
+
+    def add(self, a: PersonAccount) -> None:
+        self.accounts.setdefault(a.userid, {})[a.platform] = a
+        self.owner[(a.platform, a.account_id)] = a.userid
+
+    async def remove(self, s: AsyncSession, a: PersonAccount) -> None:
+        await s.delete(a)
+        await s.flush()  # before a new account of the same person on the platform is inserted
+        self.accounts.get(a.userid, {}).pop(a.platform, None)
+        self.owner.pop((a.platform, a.account_id), None)
+
+    def wanted(self, userid: str, named: dict[str, str]) -> dict[str, str]:
+        """The named accounts, else the userid on each platform the person has no account on yet."""
+        if named:
+            return {**named, LOCAL_PLATFORM: userid}
+        have = self.accounts.get(userid, {})
+        return {p: userid for p in DEFAULT_ACCOUNT_PLATFORMS if p not in have}
+
+    def conflict(self, userid: str, wanted: dict[str, str]) -> str | None:
+        for platform, account_id in wanted.items():
+            owner = self.owner.get((platform, account_id))
+            if owner is not None and owner != userid:
+                return f"{platform} 账号 {account_id} 已属于 {owner}"
+        return None
+
+    async def set_accounts(self, s: AsyncSession, userid: str, wanted: dict[str, str], named: dict[str, str]) -> None:
+        mine = self.accounts.get(userid, {})
+        for platform, account_id in wanted.items():
+            have = mine.get(platform)
+            if have is not None and have.account_id == account_id:
+                continue
+            if have is not None:
+                await self.remove(s, have)
+            account = PersonAccount(platform=platform, account_id=account_id, userid=userid)
+            s.add(account)
+            self.add(account)
+        if named:  # the row names the person's platforms: no account on the others
+            for platform in CHAT_PLATFORMS:
+                if platform not in named and platform in mine:
+                    await self.remove(s, mine[platform])
+
+
 async def import_rows(s: AsyncSession, rows: list[tuple[int, dict[str, str]]],
                       progress: Callable[[int, int], None] | None = None) -> ImportReport:
+    """Upsert the good rows, refuse the bad ones with their reasons; a few queries for the whole file."""
     report = ImportReport()
+    known = await _Known.read(s, rows)
     seen: dict[str, int] = {}
     class_owner: dict[str, tuple[int, str]] = {}
+    classes_of: dict[str, tuple[str, list[str]]] = {}  # userid → (department, classes)
     for n, (rowno, row) in enumerate(rows, start=1):
         if progress:
             progress(n, len(rows))
@@ -143,11 +214,8 @@ async def import_rows(s: AsyncSession, rows: list[tuple[int, dict[str, str]]],
         named = named_accounts(row)
         wanted: dict[str, str] = {}
         if reason is None:
-            wanted = await _accounts_to_set(s, row["userid"], named)
-            taken = await accounts.account_conflict(s, row["userid"], wanted)
-            if taken:
-                platform, account_id, owner = taken.split(":", 2)
-                reason = f"{platform} 账号 {account_id} 已属于 {owner}"
+            wanted = known.wanted(row["userid"], named)
+            reason = known.conflict(row["userid"], wanted)
         if reason:
             report.refused.append((rowno, reason))
             continue
@@ -155,38 +223,39 @@ async def import_rows(s: AsyncSession, rows: list[tuple[int, dict[str, str]]],
         for c in classes:
             class_owner[c] = (rowno, row["userid"])
         roles = ";".join(r.strip() for r in row["roles"].split(";") if r.strip())
-        person = await s.get(Person, row["userid"])
+        person = known.people.get(row["userid"])
         if person is None:
-            s.add(Person(userid=row["userid"], name=row["name"], department=row["department"],
-                         roles_text=roles, classes_text=";".join(classes)))
+            person = Person(userid=row["userid"], name=row["name"], department=row["department"],
+                            roles_text=roles, classes_text=";".join(classes))
+            s.add(person)
+            known.people[row["userid"]] = person
             report.added += 1
         else:
             person.name, person.department = row["name"], row["department"]
             person.roles_text, person.classes_text = roles, ";".join(classes)
             person.active = True  # listed by the school again
             report.updated += 1
-        await s.flush()
-        await accounts.set_accounts(s, row["userid"], wanted)
-        if named:
-            await accounts.drop_accounts(s, row["userid"], [p for p in CHAT_PLATFORMS if p not in named])
-        await s.execute(delete(SchoolClass).where(SchoolClass.counselor_userid == row["userid"]))
-        await s.flush()
-        for c in classes:
-            await s.execute(delete(SchoolClass).where(SchoolClass.name == c))
-            s.add(SchoolClass(name=c, department=row["department"], counselor_userid=row["userid"]))
-        await s.flush()
+        await known.set_accounts(s, row["userid"], wanted, named)
+        classes_of[row["userid"]] = (row["department"], classes)
+    await s.flush()
+    await _replace_classes(s, classes_of)
     return report
+
+
+async def _replace_classes(s: AsyncSession, classes_of: dict[str, tuple[str, list[str]]]) -> None:
+    """Each imported 辅导员's classes are exactly their row's: old ones dropped, named ones taken over."""
+    userids = list(classes_of)
+    taken = [c for _, classes in classes_of.values() for c in classes]
+    for i in range(0, len(userids), _IN_CHUNK):
+        await s.execute(delete(SchoolClass).where(SchoolClass.counselor_userid.in_(userids[i:i + _IN_CHUNK])))
+    for i in range(0, len(taken), _IN_CHUNK):
+        await s.execute(delete(SchoolClass).where(SchoolClass.name.in_(taken[i:i + _IN_CHUNK])))
+    s.add_all(SchoolClass(name=c, department=department, counselor_userid=userid)
+              for userid, (department, classes) in classes_of.items() for c in classes)
+    await s.flush()
 
 
 def named_accounts(row: dict[str, str]) -> dict[str, str]:
     """platform → account id the row's ``<platform>_userid`` cells name (none filled: empty)."""
     return {column[: -len(ACCOUNT_SUFFIX)]: value.strip() for column, value in row.items()
             if column.endswith(ACCOUNT_SUFFIX) and column != "userid" and value.strip()}
-
-
-async def _accounts_to_set(s: AsyncSession, userid: str, named: dict[str, str]) -> dict[str, str]:
-    """The named accounts, else the userid on each platform the person has no account on yet."""
-    if named:
-        return {**named, LOCAL_PLATFORM: userid}
-    have = await accounts.platforms_of(s, userid)
-    return {p: userid for p in DEFAULT_ACCOUNT_PLATFORMS if p not in have}
