@@ -138,15 +138,16 @@ async def test_one_persons_broken_update_costs_nobody_else_in_the_batch(wecom):
 
 
 async def test_many_peoples_updates_share_a_few_transactions(wecom):
-    """Four people write ten times each, all at once: the forty updates are processed in a handful of
-    batches, not a transaction each, and every one is answered, in each person's order."""
+    """Four people write ten times each, all at once: the forty updates are processed in one batch,
+    not a transaction each, and every one is answered."""
     w = wecom
     people = ["sunlt", "hezq", "linms", "cuimin"]
     for i in range(40):
         await w.post(text_xml(people[i % 4], "帮助", 7_100_000 + i), settle=False)
+    w.core.worker.budget = 10.0  # a batch's time budget no loaded test machine reaches: the count is exact
     before = w.core.worker.batches
     await w.core.worker.run_until_idle()
     await w.core.drainer.drain_until_idle()
-    assert 1 <= w.core.worker.batches - before <= 10
+    assert w.core.worker.batches - before == 1
     assert all(len(w.texts(u)) == 10 for u in people)
     assert await pending(w.core) == 0
