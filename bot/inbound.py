@@ -43,6 +43,7 @@ LEASE = timedelta(seconds=60)  # a batch is far shorter; a dead holder's lease i
 MAX_ATTEMPTS = 3
 BATCH_USERS = 64  # at most, people leased by one batch
 BATCH_UPDATES = 128  # at most, updates read for one batch
+SCAN = 512  # oldest pending updates looked at to choose a batch's people
 # Handling time after which a batch commits and the rest wait for the next one: SQLite has one
 # writer, and arriving callbacks wait for it. A batch leases about as many people as fit in it.
 BATCH_BUDGET_SQLITE = 0.04
@@ -124,13 +125,8 @@ class InboundWorker(PollingLoop):
     async def _claim(self) -> tuple[list[str], list[Pending]]:
         """Lease the people waiting longest and read their pending updates, in one transaction."""
         async with self.core.db.session() as s:
-            waiting = select(Inbound.userid).where(Inbound.status == "pending")
-            if self._busy:
-                waiting = waiting.where(Inbound.userid.not_in(list(self._busy)))
             fit = max(4, min(BATCH_USERS, round(self.budget / self.seconds_per_update)))
-            candidates = (await s.execute(
-                waiting.group_by(Inbound.userid).order_by(func.min(Inbound.id)).limit(fit)
-            )).scalars().all()
+            candidates = await self._waiting_longest(s, fit)
             if not candidates:
                 return [], []
             users = await self._lease(s, list(candidates))
@@ -142,6 +138,23 @@ class InboundWorker(PollingLoop):
                 .order_by(Inbound.id).limit(min(BATCH_UPDATES, 2 * fit))
             )).all()
         return users, [Pending(*r) for r in rows]
+
+    async def _waiting_longest(self, s: AsyncSession, fit: int) -> list[str]:
+        """Up to ``fit`` people not in this process's batches, whose oldest pending update is oldest.
+
+        The oldest ``SCAN`` pending rows are read by index (``status, id``): a grouping over every
+        pending row made each batch cost more the longer the queue. Only when those rows all belong
+        to people already being served is the whole queue grouped."""
+        oldest = (await s.execute(select(Inbound.userid).where(Inbound.status == "pending")
+                                  .order_by(Inbound.id).limit(SCAN))).scalars().all()
+        found = [u for u in dict.fromkeys(oldest) if u not in self._busy][:fit]
+        if found or len(oldest) < SCAN:
+            return found
+        waiting = select(Inbound.userid).where(Inbound.status == "pending")
+        if self._busy:
+            waiting = waiting.where(Inbound.userid.not_in(list(self._busy)))
+        return list((await s.execute(
+            waiting.group_by(Inbound.userid).order_by(func.min(Inbound.id)).limit(fit))).scalars())
 
     async def _lease(self, s: AsyncSession, userids: list[str]) -> list[str]:
         """Take these people's leases where free (ours, expired or a dead holder's); the ones now ours.
@@ -198,7 +211,7 @@ class InboundWorker(PollingLoop):
         done: list[int] = []
         held_back: set[str] = set()  # people whose updates did not fit the budget: keep their order
         async with self.core.db.session() as s:
-            no_conversation = await self._prefetch(s, users)
+            held, no_conversation = await self._prefetch(s, users)  # noqa: F841 (kept alive for the batch)
             for row in rows:
                 if row.userid in held_back:
                     continue
@@ -219,12 +232,13 @@ class InboundWorker(PollingLoop):
                 raise AlreadyDone(done)
             await self._release(s, users)
 
-    async def _prefetch(self, s: AsyncSession, users: list[str]) -> set[str]:
-        """The batch's people and conversations in two reads, kept in the session for the handlers;
-        the people known to have no conversation (until their first update is handled)."""
-        await s.execute(select(Person).where(Person.userid.in_(users)))
-        have = set((await s.execute(select(Conversation).where(Conversation.userid.in_(users)))).scalars())
-        return set(users) - {c.userid for c in have}
+    async def _prefetch(self, s: AsyncSession, users: list[str]) -> tuple[list, set[str]]:
+        """The batch's people and conversations in two reads, for the handlers' ``session.get``: the
+        rows (held by the caller: the session's identity map keeps only weak references), and the
+        people known to have no conversation (until their first update is handled)."""
+        people = list((await s.execute(select(Person).where(Person.userid.in_(users)))).scalars())
+        talks = list((await s.execute(select(Conversation).where(Conversation.userid.in_(users)))).scalars())
+        return [*people, *talks], set(users) - {c.userid for c in talks}
 
     async def _record_failure(self, s: AsyncSession, row: Pending, exc: Exception) -> None:
         """Counted in the batch's transaction; after MAX_ATTEMPTS the person is told and the update set aside."""

@@ -27,7 +27,8 @@ class Inbound(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
-    __table_args__ = (Index("ix_inbound_status_user", "status", "userid", "id"),)
+    __table_args__ = (Index("ix_inbound_status_user", "status", "userid", "id"),
+                      Index("ix_inbound_status_id", "status", "id"))
 
 
 class UserLease(Base):
