@@ -39,6 +39,11 @@ async def reset_postgres(url: str) -> None:
     await engine.dispose()
 
 
+def is_help(m: dict) -> bool:
+    """A 帮助 answer, as the fake recorded it."""
+    return m["msgtype"] in ("text", "markdown") and "您可以" in m["content"]
+
+
 async def start_fake() -> FakeWeCom:
     fake = FakeWeCom(corp_id=CORP_ID, secret=SECRET)
     await fake.start()

@@ -16,11 +16,10 @@ import asyncio
 import time
 
 import aiohttp
-import pytest
 
 from tests.reliability.support import (
-    OFFICE, PG_SKIP, PG_URL, Figures, Serve, free_port, import_directory, post_callback, reset_postgres, say,
-    serve_env, start_fake, wait_for, write_directory,
+    OFFICE, Figures, Serve, free_port, import_directory, is_help, post_callback, say, serve_env, start_fake,
+    wait_for, write_directory,
 )
 from tests.support.wecom_helpers import text_xml
 
@@ -32,20 +31,6 @@ NOTICE = "请各位老师于本周五前提交期末试卷及评分标准"
 
 def is_notice(m: dict) -> bool:
     return m["card"] is not None and m["content"] == "教务处通知"
-
-
-def is_help(m: dict) -> bool:
-    return m["msgtype"] in ("text", "markdown") and "您可以" in m["content"]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/crash.db"
-    if not PG_URL:
-        pytest.skip(PG_SKIP)
-    await reset_postgres(PG_URL)
-    return PG_URL
 
 
 async def test_kill_mid_broadcast_and_mid_burst_then_restart(database, tmp_path):

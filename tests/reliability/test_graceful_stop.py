@@ -11,31 +11,15 @@ import asyncio
 import time
 
 import aiohttp
-import pytest
 
 from tests.reliability.support import (
-    PG_SKIP, PG_URL, Serve, free_port, import_directory, post_callback, reset_postgres, serve_env, start_fake,
-    wait_for, write_directory,
+    Serve, free_port, import_directory, is_help, post_callback, serve_env, start_fake, wait_for, write_directory,
 )
 from tests.support.wecom_helpers import text_xml
 
 PEOPLE = 150
 EACH = 3
 EXIT_WITHIN = 15.0  # seconds; the grace for a round in progress is 5
-
-
-def is_help(m: dict) -> bool:
-    return m["msgtype"] in ("text", "markdown") and "您可以" in m["content"]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/stop.db"
-    if not PG_URL:
-        pytest.skip(PG_SKIP)
-    await reset_postgres(PG_URL)
-    return PG_URL
 
 
 async def test_sigterm_mid_burst_exits_promptly_and_the_next_process_finishes(database, tmp_path):
