@@ -1,7 +1,7 @@
 """What a handler gets: the update, the person, the transaction, and ways to answer."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +22,6 @@ class Context:
     event: Event
     person: Person
     conversation: Conversation | None = None
-    sent: list[int] = field(default_factory=list)
     args: str = ""  # what followed a command word, e.g. 1.1 in 进度 1.1
 
     @property
@@ -50,9 +49,7 @@ class Context:
     async def send_to(self, userids: Iterable[str], message: OutboundMessage) -> list[str]:
         """The outbox routes each person to the platform they use (a reply: the one they just wrote from).
         Returns whom it was queued for: what a "已发给 N 人" counts."""
-        queued = await outbox.enqueue(self.session, userids, message)
-        self.sent.append(queued.id)
-        return list(queued.userids)
+        return await outbox.enqueue_later(self.session, userids, message)
 
     # --- conversation state, written in the same transaction as everything else ---
     async def begin(self, handler: str, state: str, data: dict | None = None) -> None:

@@ -3,7 +3,7 @@
 Each callback hands its update to the process's :class:`InboundWriter` and waits.
 The writer takes everything that arrived while the previous commit was in flight
 (at most ``MAX_ROWS``), stores it with one ``INSERT … ON CONFLICT (dedup_key) DO
-NOTHING RETURNING dedup_key`` and one commit, then answers each waiter: True when
+NOTHING RETURNING dedup_key`` (an executemany) and one commit, then answers each waiter: True when
 its row is new, False when the key was stored before (a platform retry, in this
 batch or any earlier one). A callback is answered 200 only once its batch is
 durable; if the commit fails every waiter of the batch gets the error (→ 500, and
@@ -86,8 +86,10 @@ class InboundWriter:
                 e = replace(e, userid=users[(e.platform, account)], account_id=account)
                 rows[e.dedup_key] = dict(dedup_key=e.dedup_key, userid=e.userid, payload=e.to_json(),
                                          status="pending", attempts=0, error="", created_at=now)
-            stmt = (insert(Inbound).values(list(rows.values()))
-                    .on_conflict_do_nothing(index_elements=[Inbound.dedup_key]).returning(Inbound.dedup_key))
-            inserted = (await s.execute(stmt)).scalars().all()
+            # An executemany of one cached statement (sent as multi-row INSERTs): a VALUES list built
+            # per batch was compiled afresh every time.
+            table = Inbound.__table__
+            stmt = insert(table).on_conflict_do_nothing(index_elements=[table.c.dedup_key]).returning(table.c.dedup_key)
+            inserted = (await s.execute(stmt, list(rows.values()))).scalars().all()
         self.batches += 1
         return {key: True for key in inserted}

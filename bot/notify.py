@@ -29,7 +29,7 @@ class OutboxNotifier:
         returns whom the outbox rows reach, which is what any "已发给 N 位" counts."""
         if not userids:
             return []
-        return list((await outbox.enqueue(s, list(userids), message)).userids)
+        return await outbox.enqueue_later(s, list(userids), message)
 
     async def text(self, s: AsyncSession, userids: Collection[str], template: str,
                    values: Mapping[str, Any]) -> list[str]:

@@ -192,6 +192,29 @@ async def test_the_same_words_asked_for_twice_arrive_twice(wecom):
     assert bodies[0] == replies[0], "the first one carries no marker"
 
 
+async def test_repeats_in_one_batch_are_distinct_and_in_order(wecom):
+    """Replies are written in bulk when the batch commits: 帮助 three times in one batch still gives three
+    distinct requests, and a message queued at once (``enqueue``) after a reply keeps its place behind it."""
+    from tests.support.wecom_helpers import text_xml
+    core = wecom.core
+    core.worker.budget = 10.0  # no machine is that slow: one batch
+    for i in range(3):
+        await wecom.post(text_xml("linms", "帮助", 9_100 + i), settle=False)
+    await core.worker.run_until_idle()
+    assert core.worker.batches == 1
+    async with core.db.session() as s:
+        await outbox.enqueue_later(s, ["linms"], OutboundMessage(kind="text", text="第一条"))
+        await outbox.enqueue(s, ["linms"], OutboundMessage(kind="text", text="第二条"))
+    async with core.db.session() as s:
+        await outbox.enqueue_later(s, ["linms"], OutboundMessage(kind="text", text="不该发出"))
+        await s.rollback()
+    await core.drainer.drain_until_idle()
+    replies = wecom.texts("linms")
+    assert len(replies) == 5 and replies[0] == replies[1] == replies[2] and replies[3:] == ["第一条", "第二条"]
+    bodies = [c.json["text"]["content"] for c in wecom.fake.calls_to(SEND)]
+    assert len(set(bodies[:3])) == 3 and not wecom.fake.duplicates
+
+
 async def test_a_repeated_broadcast_reaches_everyone_again(wecom):
     core = wecom.core
     ids = await add_people(core, 1200)
