@@ -44,6 +44,8 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            auto_reload=False,  # no file check per message: templates change with a deploy (a restart)
+            cache_size=1000,  # every template stays compiled
         )
         self.env.filters["local"] = _local
         # Button keys are built by the same classes the handlers parse them with (bot/buttons.py).
