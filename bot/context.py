@@ -71,4 +71,5 @@ class Context:
         conv = await self.session.get(Conversation, self.userid)
         if conv is not None:
             await self.session.delete(conv)
+            await self.session.flush()  # gone now: a ``begin`` in this transaction must not get it back
         self.conversation = None

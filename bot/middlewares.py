@@ -46,6 +46,7 @@ async def load_conversation(handler: Next, event: Event, data: dict) -> None:
         Conversation, data["person"].userid)
     if conversation is not None and conversation.handler == STRANGER:  # refused before the directory had them
         await data["session"].delete(conversation)
+        await data["session"].flush()  # gone now: a handler that begins a conversation makes a new one
         conversation = None
     data["conversation"] = conversation
     await handler(event, data)
