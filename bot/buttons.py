@@ -10,6 +10,7 @@ working. Templates get every key class as a jinja2 global (see ``bot/render.py``
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from typing import ClassVar, Literal, TypeVar
 
@@ -38,7 +39,7 @@ class ButtonKey:
         fields = dataclasses.fields(cls)  # type: ignore[arg-type]
         if prefix != cls.prefix or len(parts) != len(fields):
             return None
-        hints = typing.get_type_hints(cls)
+        hints = _hints(cls)
         values = {}
         for f, raw in zip(fields, parts):
             value = _parse(hints[f.name], raw)
@@ -46,6 +47,12 @@ class ButtonKey:
                 return None
             values[f.name] = value
         return cls(**values)
+
+
+@functools.cache
+def _hints(cls: type) -> dict:
+    """A key class's field types, resolved once (``get_type_hints`` costs more than the rest of a tap)."""
+    return typing.get_type_hints(cls)
 
 
 def _parse(kind, raw: str):

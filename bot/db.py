@@ -4,6 +4,8 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -12,6 +14,7 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.util import await_only
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "models" / "migrations"
 
@@ -26,8 +29,10 @@ class WriterTurn:
     """SQLite's one writer, taken in turn by this process's transactions.
 
     Waiting in SQLite's busy handler sleeps up to 100 ms at a time, so transactions queue here
-    instead. Arriving callbacks (``urgent``) go before the workers' queued turns: a person's
-    acknowledgement waits for at most the transaction in progress, not for the queue behind it.
+    instead. A transaction takes the turn at its first write, not at its start (reads need none in
+    WAL), and keeps it until it ends: a batch reading and handling its updates does not hold up the
+    callbacks' writes. Arriving callbacks (``urgent``) go before the workers' queued turns: a
+    person's acknowledgement waits for at most the write in progress, not for the queue behind it.
     """
 
     def __init__(self) -> None:
@@ -60,6 +65,19 @@ class WriterTurn:
         self._held = False
 
 
+_READS = ("SELECT", "PRAGMA")
+
+
+@dataclass
+class _Turn:
+    """One session's claim on the writer turn: taken lazily, released when the session ends."""
+    urgent: bool
+    held: bool = False
+
+
+_current_turn: ContextVar[_Turn | None] = ContextVar("campusbot_writer_turn", default=None)
+
+
 class Database:
     def __init__(self, url: str):
         self.url = url
@@ -73,6 +91,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "before_cursor_execute", self._take_turn_to_write)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._sqlite_turn = WriterTurn() if self.is_sqlite else None
 
@@ -88,13 +107,25 @@ class Database:
                 async with session.begin():
                     yield session
             return
-        await self._sqlite_turn.acquire(urgent)
+        turn = _Turn(urgent)
+        token = _current_turn.set(turn)
         try:
             async with self.sessions() as session:
                 async with session.begin():
                     yield session
         finally:
-            self._sqlite_turn.release()
+            _current_turn.reset(token)
+            if turn.held:
+                self._sqlite_turn.release()
+
+    def _take_turn_to_write(self, _conn, _cursor, statement: str, *_args) -> None:
+        """Before a session's first write (SQLite): wait for the writer turn, inside SQLAlchemy's
+        greenlet, so the driver's implicit BEGIN comes with the turn in hand."""
+        turn = _current_turn.get()
+        if turn is None or turn.held or statement.lstrip()[:6].upper() in _READS:
+            return
+        await_only(self._sqlite_turn.acquire(turn.urgent))
+        turn.held = True
 
     async def upgrade(self) -> None:
         async with self.engine.begin() as conn:

@@ -50,6 +50,7 @@ DUE_NOW = datetime(2000, 1, 1)
 # Twice WeCom's longest duplicate-check interval (4 h): a repeat sent later than this is distinct anyway.
 REPEAT_WINDOW = timedelta(hours=8)
 _IN_CHUNK = 500  # bound parameters per IN (...)
+UNCOUNTED = ("card_update", "recall")  # they change a message already sent: never a repeat
 _LATER = "outbox_later"  # session.info key: messages to write when the transaction commits
 
 
@@ -117,8 +118,10 @@ def _write_later(session: Session) -> None:
     highest = _highest_variants(session, later)
     rows = []
     for item in later:
-        variant = 1 + max(highest.get((item.digest, u), -1) for u in item.userids)
-        highest.update(((item.digest, u), variant) for u in item.userids)
+        variant = 0
+        if item.message.kind not in UNCOUNTED:
+            variant = 1 + max(highest.get((item.digest, u), -1) for u in item.userids)
+            highest.update(((item.digest, u), variant) for u in item.userids)
         rows.append(dict(platform="", message=item.message.to_json(), body_hash=item.digest, variant=variant,
                          created_at=utcnow()))
     table = OutboxMessage.__table__
@@ -130,8 +133,10 @@ def _write_later(session: Session) -> None:
 
 def _highest_variants(session: Session, later: list[_Later]) -> dict[tuple[str, str], int]:
     """(body hash, person) → the highest variant of an identical recent message to them, in one query."""
-    digests = list({item.digest for item in later})
-    users = list({u for item in later for u in item.userids})
+    digests = list({item.digest for item in later if item.message.kind not in UNCOUNTED})
+    if not digests:
+        return {}
+    users = list({u for item in later if item.message.kind not in UNCOUNTED for u in item.userids})
     since = utcnow() - REPEAT_WINDOW
     highest: dict[tuple[str, str], int] = {}
     for i in range(0, len(users), _IN_CHUNK):
@@ -171,7 +176,7 @@ async def _store(session: AsyncSession, unique: list[str], message: OutboundMess
                  platform: str = "", account_id: str = "") -> int:
     await write_later(session)  # what was queued before goes before
     digest = body_hash(message)
-    variant = 0 if message.kind in ("card_update", "recall") else await _repeat_variant(session, digest, unique)
+    variant = 0 if message.kind in UNCOUNTED else await _repeat_variant(session, digest, unique)
     row = OutboxMessage(platform=platform, message=message.to_json(), body_hash=digest, variant=variant)
     session.add(row)
     await session.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import select, update
 
@@ -119,13 +120,15 @@ async def send_notice_card(ctx: Context, run: Run, task: Task | None, userids: l
 @router.button(NoticeConfirm, malformed="errors/already_done.j2")
 async def on_notice_button(ctx: Context, key: NoticeConfirm) -> None:
     """确认收到: the button carries the run id; the task is this person's."""
-    run = await ctx.session.get(Run, key.run_id)
-    task = None
-    if run is not None:
-        task = (await ctx.session.execute(select(Task).where(Task.run_id == run.id, Task.assignee == ctx.userid))).scalar_one_or_none()
-    if run is None or task is None:
-        await ctx.reply("errors/not_yours.j2", run=run)
+    # One read, and not the run's data: a notice's run holds every recipient (10,000 is a big JSON to
+    # parse), while the replies need only its number and status.
+    found = (await ctx.session.execute(
+        select(Task, Run.record_no, Run.status).join(Run, Run.id == Task.run_id)
+        .where(Task.run_id == key.run_id, Task.assignee == ctx.userid))).first()
+    if found is None:
+        await ctx.reply("errors/not_yours.j2", run=None)
         return
+    task, run = found[0], SimpleNamespace(record_no=found.record_no, status=found.status)
     res = await ctx.session.execute(
         update(Task).where(Task.id == task.id, Task.status == "open")
         .values(status="done", acted_by=ctx.userid, acted_at=ctx.core.clock(), result={"action": "confirm"})

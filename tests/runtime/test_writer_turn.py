@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import text
+
 from bot.db import Database, WriterTurn
 
 
@@ -40,19 +42,32 @@ async def test_a_waiter_cancelled_as_the_turn_reaches_it_passes_it_on():
     await asyncio.wait_for(turn.acquire(True), 1)
 
 
-async def test_urgent_sessions_on_sqlite_commit_in_priority_order(tmp_path):
+async def test_urgent_sessions_on_sqlite_write_in_priority_order_and_reads_never_wait(tmp_path):
+    """The turn is taken at a session's first write: queued writers go urgent first, while a session
+    that only reads goes ahead even as another holds the turn."""
     db = Database(f"sqlite+aiosqlite:///{tmp_path}/turn.db")
     seen: list[str] = []
     try:
-        async def work(name: str, urgent: bool) -> None:
-            async with db.session(urgent=urgent):
+        async with db.engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (name TEXT)"))
+
+        async def write(name: str, urgent: bool) -> None:
+            async with db.session(urgent=urgent) as s:
+                await s.execute(text("INSERT INTO t VALUES (:n)"), {"n": name})
                 seen.append(name)
 
-        async with db.session():
-            tasks = [asyncio.create_task(work("batch", False)), asyncio.create_task(work("callback", True))]
+        async def read() -> None:
+            async with db.session() as s:
+                await s.execute(text("SELECT count(*) FROM t"))
+                seen.append("reader")
+
+        async with db.session() as s:
+            await s.execute(text("INSERT INTO t VALUES ('holder')"))  # the turn is ours from here
+            tasks = [asyncio.create_task(write("batch", False)), asyncio.create_task(write("callback", True))]
+            await asyncio.wait_for(read(), 5)  # no turn needed to read
             await asyncio.sleep(0.01)
-            assert seen == []
+            assert seen == ["reader"]
         await asyncio.gather(*tasks)
-        assert seen == ["callback", "batch"]
+        assert seen == ["reader", "callback", "batch"]
     finally:
         await db.dispose()
