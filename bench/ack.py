@@ -7,11 +7,11 @@ same machine load. Printed per round and as the best round of each:
 
 * acks per second, p50 and p99 ack latency, and campusbot's ack rate over the echo's;
 * processed messages per second: from the first post to the last reply seen at the fake;
-* peak RSS (VmHWM) of the serve process;
+* peak RSS (VmHWM) of the serve process (with ``--processes N``, of all N together);
 * a notice to ``--notice`` people (API calls and seconds until the last card arrives),
   then ``--taps`` of them tapping 确认收到 at 64 concurrent (ack rate, p99, processed/s).
 
-    .venv/bin/python -m bench.ack [--db URL] [--rounds 3] [--messages 2000] [--users 200]
+    .venv/bin/python -m bench.ack [--db URL] [--rounds 3] [--messages 2000] [--users 200] [--processes 1]
 
 Targets are printed beside the figures; they are never asserted in tests.
 """
@@ -146,7 +146,8 @@ async def start_echo(tmp: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("echo did not start")
 
 
-async def main(db_url: str | None, rounds: int, messages: int, users: int, notice: int, taps: int) -> dict:
+async def main(db_url: str | None, rounds: int, messages: int, users: int, notice: int, taps: int,
+               processes: int = 1) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="campusbot-ack-"))
     if db_url:
         await reset_postgres(db_url)
@@ -158,12 +159,16 @@ async def main(db_url: str | None, rounds: int, messages: int, users: int, notic
     env["CAMPUSBOT_OUTBOX_PERSON_PER_MINUTE"] = "0"
     people = [u for u in write_directory(tmp / "people.csv", max(users, notice)) if u.startswith("t")]
     await import_directory(env, tmp, tmp / "people.csv")
-    serve = Serve(env, tmp)
-    await start_patiently(serve)
+    if processes > 1:
+        env["CAMPUSBOT_REUSE_PORT"] = "1"
+    serves = [Serve(env, tmp, name=f"serve{i}") for i in range(processes)]
+    for one in serves:  # one after the other: each migrates the database on start
+        await start_patiently(one)
+    serve = serves[0]
     echo, echo_base = await start_echo(tmp)
     results: list[Round] = []
     msg_id = iter(range(10_000_000, 99_000_000))
-    out: dict = {"db": url.split(":")[0]}
+    out: dict = {"db": url.split(":")[0], "processes": processes}
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
     try:
         async with aiohttp.ClientSession(connector=connector) as http:
@@ -181,10 +186,11 @@ async def main(db_url: str | None, rounds: int, messages: int, users: int, notic
                     results.append(rnd)
                     print(f"round {r + 1}: {rnd.line()}", flush=True)
             out.update(await run_notice(http, serve, fake, people[:notice], taps, msg_id))
-        out["peak_rss_mb"] = round(rss_mb(serve.proc.pid), 1)
+        out["peak_rss_mb"] = round(sum(rss_mb(one.proc.pid) for one in serves), 1)  # all processes
         out["echo_peak_rss_mb"] = round(rss_mb(echo.pid), 1)
     finally:
-        await serve.stop()
+        for one in serves:
+            await one.stop()
         echo.terminate()
         echo.wait(10)
         await fake.close()
@@ -261,6 +267,7 @@ if __name__ == "__main__":
     p.add_argument("--users", type=int, default=200)
     p.add_argument("--notice", type=int, default=10_000)
     p.add_argument("--taps", type=int, default=3000)
+    p.add_argument("--processes", type=int, default=1, help="campusbot serve processes on one port (reuse_port)")
     a = p.parse_args()
-    result = asyncio.run(main(a.db, a.rounds, a.messages, a.users, a.notice, a.taps))
+    result = asyncio.run(main(a.db, a.rounds, a.messages, a.users, a.notice, a.taps, a.processes))
     sys.exit(0 if report(result) else 1)

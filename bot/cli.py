@@ -86,7 +86,8 @@ def serve() -> None:
     _check_specs()
     _check_calendar(settings)
 
-    web.run_app(create_app(settings, "serve"), host=settings.host, port=settings.port, **access_log_options())
+    web.run_app(create_app(settings, "serve"), host=settings.host, port=settings.port,
+                reuse_port=settings.reuse_port or None, **access_log_options())
 
 
 DEMO_DB = Path("data/demo.db")

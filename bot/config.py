@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite+aiosqlite:///{DEFAULT_DATA_DIR}/campusbot.db"
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    # Several ``campusbot serve`` processes on one port (SO_REUSEPORT): the kernel spreads callbacks
+    # over them and every process works the shared queue (leases and claims keep each update once).
+    reuse_port: bool = False
     public_url: str = ""
     data_dir: Path = DEFAULT_DATA_DIR
     secret_key: str = ""  # signs links and page sessions; required by serve, never derived from anything
