@@ -60,6 +60,16 @@ class _Due(NamedTuple):
     account: str
 
 
+class _Claimed(NamedTuple):
+    """A recipient row as claimed: its batch and platform as this round fixed them."""
+    id: int
+    userid: str
+    batch: str
+    platform: str
+    account_id: str
+    attempts: int
+
+
 @dataclass
 class _Plan:
     key: str
@@ -284,27 +294,37 @@ class OutboxDrainer(PollingLoop):
                                        [d.id for d in sendable]))
         return plans, deferred
 
-    async def _claim_plans(self, s: AsyncSession, plans: list[_Plan], token: str, now: datetime) -> list:
-        """One compare-and-set UPDATE for every batch: only rows still pending (and unbatched, if new) move."""
+    async def _claim_plans(self, s: AsyncSession, plans: list[_Plan], token: str, now: datetime) -> list[_Claimed]:
+        """One compare-and-set UPDATE claims every batch (only rows still pending, and unbatched if new,
+        move); one executemany names the new rows' batches. Each statement's text is the same every
+        round: a CASE with an IN per batch was compiled afresh, most of a busy round's time."""
         new = [p for p in plans if p.new_ids is not None]
         old_keys = [p.key for p in plans if p.new_ids is None]
-        values: dict = dict(status="sending", claimed_by=token, worker=self.worker_id, claimed_at=now)
         which = []
         if new:
-            ids = [i for p in new for i in p.new_ids]
-            by_platform: dict[str, list[int]] = {}
-            for p in new:
-                by_platform.setdefault(p.platform, []).extend(p.new_ids)
-            values["batch"] = case(*[(R.id.in_(p.new_ids), p.key) for p in new], else_=R.batch)
-            values["platform"] = case(*[(R.id.in_(i), name) for name, i in by_platform.items()], else_=R.platform)
-            which.append(and_(R.id.in_(ids), R.batch == ""))
+            which.append(and_(R.id.in_([i for p in new for i in p.new_ids]), R.batch == ""))
         if old_keys:
             which.append(R.batch.in_(old_keys))
-        return (await s.execute(
-            update(R).where(R.status == "pending", or_(*which)).values(**values)
+        rows = (await s.execute(
+            update(R).where(R.status == "pending", or_(*which))
+            .values(status="sending", claimed_by=token, worker=self.worker_id, claimed_at=now)
             .returning(R.id, R.userid, R.batch, R.platform, R.account_id, R.attempts)
             .execution_options(synchronize_session=False)
         )).all()
+        plan_of = {i: p for p in new for i in p.new_ids}
+        claimed: list[_Claimed] = []
+        named: list[dict] = []
+        for r in rows:
+            if r.batch:  # a batch tried before: claimed whole, as it was
+                claimed.append(_Claimed(*r))
+                continue
+            p = plan_of[r.id]
+            claimed.append(_Claimed(r.id, r.userid, p.key, p.platform, r.account_id, r.attempts))
+            named.append({"n_id": r.id, "n_batch": p.key, "n_platform": p.platform})
+        if named:
+            await s.execute(update(_T).where(_T.c.id == bindparam("n_id"))
+                            .values(batch=bindparam("n_batch"), platform=bindparam("n_platform")), named)
+        return claimed
 
     def _app(self, platform: str) -> TokenBucket:
         if platform not in self._apps:

@@ -276,7 +276,7 @@ async def test_a_round_is_a_few_statements_whatever_its_batches(wecom):
     try:
         drainer = OutboxDrainer(core.db, core.senders, person_per_minute=0)
         assert await drainer.drain_once()
-        assert Counter(seen) == Counter({"SELECT": 2, "UPDATE": 3})  # release, claim, record
+        assert Counter(seen) == Counter({"SELECT": 2, "UPDATE": 4})  # release, claim, batch names, record
     finally:
         event.remove(core.db.engine.sync_engine, "before_cursor_execute", count)
     assert len(wecom.fake.calls_to(SEND)) == 2
