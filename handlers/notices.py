@@ -123,14 +123,14 @@ async def on_notice_button(ctx: Context, key: NoticeConfirm) -> None:
     # One read, and not the run's data: a notice's run holds every recipient (10,000 is a big JSON to
     # parse), while the replies need only its number and status.
     found = (await ctx.session.execute(
-        select(Task, Run.record_no, Run.status).join(Run, Run.id == Task.run_id)
+        select(Task.id, Run.record_no, Run.status).join(Run, Run.id == Task.run_id)
         .where(Task.run_id == key.run_id, Task.assignee == ctx.userid))).first()
     if found is None:
         await ctx.reply("errors/not_yours.j2", run=None)
         return
-    task, run = found[0], SimpleNamespace(record_no=found.record_no, status=found.status)
+    run = SimpleNamespace(record_no=found.record_no, status=found.status)
     res = await ctx.session.execute(
-        update(Task).where(Task.id == task.id, Task.status == "open")
+        update(Task).where(Task.id == found.id, Task.status == "open")
         .values(status="done", acted_by=ctx.userid, acted_at=ctx.core.clock(), result={"action": "confirm"})
         .execution_options(synchronize_session=False))
     if res.rowcount != 1:
