@@ -63,6 +63,17 @@ def _check_calendar(settings: Settings) -> None:
                    "请用 CAMPUSBOT_CALENDAR_FILE 指定本学年的校历。", err=True)
 
 
+# How long the event loop's thread may hold the GIL while the database driver's thread waits for it
+# (Python's default is 5 ms). Every aiosqlite statement runs on its own thread and hands its result
+# back: under load each hand-off waited up to the whole interval, and a batch's statements run one
+# after another. At 0.5 ms, 3,000 确认收到 taps were processed about 1.8× faster (bench.ack, two pairs).
+SWITCH_INTERVAL = 0.0005
+
+
+def quick_thread_handoffs() -> None:
+    sys.setswitchinterval(SWITCH_INTERVAL)
+
+
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="详细日志")
 def main(verbose: bool) -> None:
@@ -86,6 +97,7 @@ def serve() -> None:
     _check_specs()
     _check_calendar(settings)
 
+    quick_thread_handoffs()
     web.run_app(create_app(settings, "serve"), host=settings.host, port=settings.port,
                 reuse_port=settings.reuse_port or None, **access_log_options())
 
@@ -124,6 +136,7 @@ def demo(keep: bool, database_url: str | None) -> None:
 
     app.on_startup.append(seed)
     click.echo(f"演示已启动：在浏览器打开 http://{settings.host}:{settings.port}/ 选择一位老师开始对话")
+    quick_thread_handoffs()
     web.run_app(app, host=settings.host, port=settings.port, print=None, **access_log_options())
 
 

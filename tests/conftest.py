@@ -11,7 +11,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.cli import quick_thread_handoffs
 from tests.support.databases import ensure_database, per_worker
+
+quick_thread_handoffs()  # the tests' in-process apps hand off to aiosqlite's threads as serve does
 
 PG_URL = per_worker(os.environ.get("CAMPUSBOT_TEST_DATABASE_URL", ""))
 if PG_URL:
