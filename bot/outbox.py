@@ -115,20 +115,27 @@ def _write_later(session: Session) -> None:
     later: list[_Later] = session.info.pop(_LATER, None) or []
     if not later:
         return
-    highest = _highest_variants(session, later)
-    rows = []
-    for item in later:
-        variant = 0
-        if item.message.kind not in UNCOUNTED:
-            variant = 1 + max(highest.get((item.digest, u), -1) for u in item.userids)
-            highest.update(((item.digest, u), variant) for u in item.userids)
-        rows.append(dict(platform="", message=item.message.to_json(), body_hash=item.digest, variant=variant,
-                         created_at=utcnow()))
+    rows = [dict(platform="", message=item.message.to_json(), body_hash=item.digest, variant=variant,
+                 created_at=utcnow()) for item, variant in zip(later, _variants(session, later))]
     table = OutboxMessage.__table__
     ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
     session.execute(insert(OutboxRecipient.__table__), [
         dict(outbox_id=oid, userid=u, next_attempt_at=DUE_NOW, platform="", account_id="")
         for oid, item in zip(ids, later) for u in item.userids])
+
+
+def _variants(session: Session, later: list[_Later]) -> list[int]:
+    """Each message's variant, in order: 0 for a first one (and for card updates and recalls), else one
+    more than the highest identical recent message to any of its people, earlier ones in ``later`` too."""
+    highest = _highest_variants(session, later)
+    out = []
+    for item in later:
+        variant = 0
+        if item.message.kind not in UNCOUNTED:
+            variant = 1 + max((highest.get((item.digest, u), -1) for u in item.userids), default=-1)
+            highest.update(((item.digest, u), variant) for u in item.userids)
+        out.append(variant)
+    return out
 
 
 def _highest_variants(session: Session, later: list[_Later]) -> dict[tuple[str, str], int]:
@@ -176,7 +183,7 @@ async def _store(session: AsyncSession, unique: list[str], message: OutboundMess
                  platform: str = "", account_id: str = "") -> int:
     await write_later(session)  # what was queued before goes before
     digest = body_hash(message)
-    variant = 0 if message.kind in UNCOUNTED else await _repeat_variant(session, digest, unique)
+    [variant] = await session.run_sync(_variants, [_Later(message, digest, unique)])
     row = OutboxMessage(platform=platform, message=message.to_json(), body_hash=digest, variant=variant)
     session.add(row)
     await session.flush()
@@ -187,24 +194,6 @@ async def _store(session: AsyncSession, unique: list[str], message: OutboundMess
             dict(outbox_id=row.id, userid=u, next_attempt_at=DUE_NOW, platform=platform, account_id=account_id)
             for u in unique])
     return row.id
-
-
-async def _repeat_variant(session: AsyncSession, digest: str, userids: list[str]) -> int:
-    """0 for a first message; else one more than any identical recent message to one of these people."""
-    if not userids:
-        return 0
-    highest = -1
-    since = utcnow() - REPEAT_WINDOW
-    for i in range(0, len(userids), _IN_CHUNK):
-        found = (await session.execute(
-            select(func.max(OutboxMessage.variant))
-            .join(OutboxRecipient, OutboxRecipient.outbox_id == OutboxMessage.id)
-            .where(OutboxMessage.body_hash == digest, OutboxMessage.created_at >= since,
-                   OutboxRecipient.userid.in_(userids[i:i + _IN_CHUNK]))
-        )).scalar_one_or_none()
-        if found is not None:
-            highest = max(highest, found)
-    return highest + 1
 
 
 async def delivery_counts(session: AsyncSession, outbox_id: int) -> dict[str, int]:

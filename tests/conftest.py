@@ -8,11 +8,9 @@ import os
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.cli import quick_thread_handoffs
-from tests.support.databases import ensure_database, per_worker
+from tests.support.databases import PG_SKIP, ensure_database, per_worker, reset_postgres
 
 quick_thread_handoffs()  # the tests' in-process apps hand off to aiosqlite's threads as serve does
 
@@ -22,20 +20,11 @@ if PG_URL:
 # Walks send one person many messages within a simulated minute: no per-person pace for them
 # (tests/runtime/test_outbox.py tests the pace with its own drainer).
 os.environ.setdefault("CAMPUSBOT_OUTBOX_PERSON_PER_MINUTE", "0")
-PG_SKIP = "PostgreSQL run skipped: set CAMPUSBOT_TEST_DATABASE_URL (e.g. postgresql+asyncpg://postgres@127.0.0.1/test)"
 
 
 def pytest_configure(config) -> None:
     if PG_URL and os.environ.get("PYTEST_XDIST_WORKER"):
         ensure_database(PG_URL)
-
-
-async def _reset_postgres(url: str) -> None:
-    engine = create_async_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -44,7 +33,7 @@ async def db_url(request, tmp_path: Path) -> str:
         return f"sqlite+aiosqlite:///{tmp_path}/test.db"
     if not PG_URL:
         pytest.skip(PG_SKIP)
-    await _reset_postgres(PG_URL)
+    await reset_postgres(PG_URL)
     return PG_URL
 
 

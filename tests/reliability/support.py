@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.support.databases import PG_SKIP, reset_postgres  # noqa: F401 - the reliability tests' names
 from tests.support.fakewecom import FakeWeCom
 from tests.support.processes import _free_port as free_port  # noqa: F401 - the reliability tests' name for it
 from tests.support.wecom_helpers import AES_KEY, AGENT_ID, CORP_ID, TOKEN, signed_post, text_xml
@@ -26,17 +25,8 @@ from tests.support.wecom_helpers import AES_KEY, AGENT_ID, CORP_ID, TOKEN, signe
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_DIRECTORY = ROOT / "bot" / "demo" / "directory.csv"
 PG_URL = os.environ.get("CAMPUSBOT_TEST_DATABASE_URL", "")
-PG_SKIP = "PostgreSQL run skipped: set CAMPUSBOT_TEST_DATABASE_URL (e.g. postgresql+asyncpg://postgres@127.0.0.1/test)"
 SECRET = "reliability-secret"
 OFFICE = "wangjw"  # 教务处 in the demo directory
-
-
-async def reset_postgres(url: str) -> None:
-    engine = create_async_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
 
 
 def is_help(m: dict) -> bool:

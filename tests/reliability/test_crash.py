@@ -33,11 +33,11 @@ def is_notice(m: dict) -> bool:
     return m["card"] is not None and m["content"] == "教务处通知"
 
 
-async def test_kill_mid_broadcast_and_mid_burst_then_restart(database, tmp_path):
+async def test_kill_mid_broadcast_and_mid_burst_then_restart(db_url, tmp_path):
     fake = await start_fake()
     serve = None
     try:
-        env = serve_env(database, fake, free_port(), tmp_path / "data")
+        env = serve_env(db_url, fake, free_port(), tmp_path / "data")
         everyone = write_directory(tmp_path / "people.csv", TEACHERS)
         await import_directory(env, tmp_path, tmp_path / "people.csv")
         serve = Serve(env, tmp_path)
@@ -105,7 +105,7 @@ async def test_kill_mid_broadcast_and_mid_burst_then_restart(database, tmp_path)
             worst_stall=max(max(gaps, default=0.0), resent_after),
         )
         fig.lost = fig.sent - fig.delivered
-        fig.show(f"kill -9 mid-broadcast/mid-burst, {database.split(':')[0]}")
+        fig.show(f"kill -9 mid-broadcast/mid-burst, {db_url.split(':')[0]}")
         print(f"  at the kill: {posted_at_kill}/{BURST} callbacks accepted, {helped_at_kill} replies delivered; "
               f"restart took {boot:.1f}s")
 

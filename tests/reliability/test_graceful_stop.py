@@ -22,11 +22,11 @@ EACH = 3
 EXIT_WITHIN = 15.0  # seconds; the grace for a round in progress is 5
 
 
-async def test_sigterm_mid_burst_exits_promptly_and_the_next_process_finishes(database, tmp_path):
+async def test_sigterm_mid_burst_exits_promptly_and_the_next_process_finishes(db_url, tmp_path):
     fake = await start_fake()
     serve = None
     try:
-        env = serve_env(database, fake, free_port(), tmp_path / "data")
+        env = serve_env(db_url, fake, free_port(), tmp_path / "data")
         write_directory(tmp_path / "people.csv", PEOPLE)
         await import_directory(env, tmp_path, tmp_path / "people.csv")
         serve = Serve(env, tmp_path)
@@ -52,7 +52,7 @@ async def test_sigterm_mid_burst_exits_promptly_and_the_next_process_finishes(da
             await wait_for(lambda: sum(fake.delivery_counts(is_help).values()) >= PEOPLE * EACH, 120,
                            "every reply after the restart", step=0.2)
             await asyncio.sleep(1.0)  # anything doubled would arrive now
-        print(f"\n[SIGTERM mid-burst, {database.split(':')[0]}] {answered_at_stop}/{PEOPLE * EACH} answered at the "
+        print(f"\n[SIGTERM mid-burst, {db_url.split(':')[0]}] {answered_at_stop}/{PEOPLE * EACH} answered at the "
               f"stop; exit took {took:.1f}s")
         assert answered_at_stop < PEOPLE * EACH, "the stop came mid-burst"
         assert took < EXIT_WITHIN and code == 0, (took, code)

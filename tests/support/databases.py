@@ -16,10 +16,24 @@ import tempfile
 from pathlib import Path
 
 import asyncpg
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.db import Database
 from bot.seed import seed_demo
+
+PG_SKIP = "PostgreSQL run skipped: set CAMPUSBOT_TEST_DATABASE_URL (e.g. postgresql+asyncpg://postgres@127.0.0.1/test)"
+
+
+async def reset_postgres(url: str) -> None:
+    """An empty public schema: what a test or benchmark on its own PostgreSQL database starts from."""
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
 
 def per_worker(url: str) -> str:
     """``url`` itself, or under pytest-xdist the worker's own database on the same server."""
