@@ -108,9 +108,13 @@ def rss_mb(pid: int) -> float:
 
 
 async def start_patiently(serve: Serve) -> None:
-    """Serve.start gives up after ~30 s; a machine shared by many jobs may need longer."""
+    """Serve.start gives up after ~30 s; a machine shared by many jobs may need longer.
+
+    Waits for this process's own "Running on" line: with ``--processes`` the port answers as soon
+    as the first process listens, and the load's kept-alive connections would all stay with it."""
     try:
         await serve.start()
+        await listening(serve)
         return
     except AssertionError:
         if serve.proc is None or serve.proc.poll() is not None:
@@ -120,12 +124,21 @@ async def start_patiently(serve: Serve) -> None:
             try:
                 async with http.get(serve.base + "/healthz") as r:
                     if r.status == 200:
+                        await listening(serve)
                         return
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.2)
     await serve.stop()
     raise RuntimeError("serve did not start")
+
+
+async def listening(serve: Serve, timeout: float = 120) -> None:
+    end = time.perf_counter() + timeout
+    while "Running on" not in serve.logs[-1].read_text(errors="replace"):
+        if time.perf_counter() > end or serve.proc.poll() is not None:
+            raise RuntimeError(f"{serve.name} is not listening")
+        await asyncio.sleep(0.1)
 
 
 async def start_echo(tmp: Path) -> tuple[subprocess.Popen, str]:
