@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import deque
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from alembic import command
 from alembic.config import Config
@@ -15,6 +16,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import await_only
+
+try:
+    import fcntl
+except ImportError:  # not on POSIX: processes sharing a file fall back on SQLite's busy handler
+    fcntl = None  # type: ignore[assignment]
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "models" / "migrations"
 
@@ -65,6 +71,46 @@ class WriterTurn:
         self._held = False
 
 
+class FileWriterLock:
+    """The writer turn across processes: an ``flock`` on a file beside the database.
+
+    Several ``campusbot serve`` processes on one SQLite file would otherwise meet in SQLite's busy
+    handler, which sleeps 1, 2, 5 … 100 ms between tries whatever the holder does. A waiter
+    blocked in ``flock`` is woken by the kernel the moment the holder lets go. Taken only by the
+    holder of the process's :class:`WriterTurn`, so one file descriptor serves the process."""
+
+    def __init__(self, path: str) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    async def acquire(self, then_free: Callable[[], None]) -> None:
+        """Wait for the lock. Cancelled while waiting, the lock is let go once the kernel grants
+        it, and only then ``then_free`` (the process's turn): a turn passed on sooner would share
+        this descriptor's lock with the waiting thread."""
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        waiting = asyncio.ensure_future(asyncio.to_thread(fcntl.flock, self._fd, fcntl.LOCK_EX))
+
+        def abandoned(done: asyncio.Future) -> None:
+            if not done.cancelled() and done.exception() is None:
+                self.release()
+            then_free()
+
+        try:
+            await asyncio.shield(waiting)
+        except asyncio.CancelledError:
+            waiting.add_done_callback(abandoned)
+            raise
+
+    def release(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
 _READS = ("SELECT", "PRAGMA")
 
 
@@ -94,6 +140,9 @@ class Database:
             event.listen(self.engine.sync_engine, "before_cursor_execute", self._take_turn_to_write)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._sqlite_turn = WriterTurn() if self.is_sqlite else None
+        database = make_url(url).database
+        self._file_lock = (FileWriterLock(database + "-writer.lock")
+                           if self.is_sqlite and fcntl and database and database != ":memory:" else None)
 
     @asynccontextmanager
     async def session(self, urgent: bool = False) -> AsyncIterator[AsyncSession]:
@@ -116,6 +165,8 @@ class Database:
         finally:
             _current_turn.reset(token)
             if turn.held:
+                if self._file_lock:
+                    self._file_lock.release()
                 self._sqlite_turn.release()
 
     def _take_turn_to_write(self, _conn, _cursor, statement: str, *_args) -> None:
@@ -125,6 +176,14 @@ class Database:
         if turn is None or turn.held or statement.lstrip()[:6].upper() in _READS:
             return
         await_only(self._sqlite_turn.acquire(turn.urgent))
+        if self._file_lock:
+            try:
+                await_only(self._file_lock.acquire(then_free=self._sqlite_turn.release))
+            except asyncio.CancelledError:
+                raise  # the turn is passed on once the abandoned wait ends
+            except BaseException:
+                self._sqlite_turn.release()
+                raise
         turn.held = True
 
     async def upgrade(self) -> None:
@@ -133,6 +192,9 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._file_lock:
+            self._file_lock.close()
+            self._file_lock = None
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
