@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Callable, NamedTuple
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from bot.events import Event
 from bot.heartbeat import Heartbeat
@@ -62,6 +63,14 @@ class Pending(NamedTuple):
     id: int
     userid: str
     payload: dict
+
+
+def _opened_conversation(s: AsyncSession, userid: str) -> bool:
+    """Whether a handler began a conversation for ``userid`` in this session: the rows are made only
+    through the ORM (``Context.begin``, the stranger's note), so one is new here or in the identity map."""
+    if s.identity_map.get(identity_key(Conversation, userid)) is not None:
+        return True
+    return any(isinstance(o, Conversation) and o.userid == userid for o in s.new)
 
 
 class InboundWorker(PollingLoop):
@@ -220,7 +229,8 @@ class InboundWorker(PollingLoop):
                     continue
                 await self.core.handle(s, Event.from_json(row.payload),
                                        no_conversation=row.userid in no_conversation)
-                no_conversation.discard(row.userid)  # their first update may have opened one
+                if row.userid in no_conversation and _opened_conversation(s, row.userid):
+                    no_conversation.discard(row.userid)
                 done.append(row.id)
             self.seconds_per_update += 0.2 * ((time.perf_counter() - started) / max(1, len(done))
                                               - self.seconds_per_update)

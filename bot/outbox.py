@@ -54,9 +54,10 @@ UNCOUNTED = ("card_update", "recall")  # they change a message already sent: nev
 _LATER = "outbox_later"  # session.info key: messages to write when the transaction commits
 
 
-def body_hash(message: OutboundMessage) -> str:
-    """The platform is not known yet, so a repeat is counted across platforms (a harmless extra variant)."""
-    canonical = json.dumps(message.to_json(), sort_keys=True, ensure_ascii=False)
+def body_hash(message: OutboundMessage, stored: dict | None = None) -> str:
+    """The platform is not known yet, so a repeat is counted across platforms (a harmless extra variant).
+    ``stored``: the message's ``to_json()`` when the caller has it already."""
+    canonical = json.dumps(message.to_json() if stored is None else stored, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -94,6 +95,7 @@ class _Later(NamedTuple):
     message: OutboundMessage
     digest: str
     userids: list[str]
+    stored: dict | None = None  # the message's to_json(), made once
 
 
 async def enqueue_later(session: AsyncSession, userids: Iterable[str], message: OutboundMessage) -> list[str]:
@@ -101,7 +103,8 @@ async def enqueue_later(session: AsyncSession, userids: Iterable[str], message: 
     Returns whom it will reach (none who left)."""
     unique = await _without_inactive(session, list(dict.fromkeys(u for u in userids if u)))
     if unique:
-        session.info.setdefault(_LATER, []).append(_Later(message, body_hash(message), unique))
+        stored = message.to_json()
+        session.info.setdefault(_LATER, []).append(_Later(message, body_hash(message, stored), unique, stored))
     return unique
 
 
@@ -115,7 +118,7 @@ def _write_later(session: Session) -> None:
     later: list[_Later] = session.info.pop(_LATER, None) or []
     if not later:
         return
-    rows = [dict(platform="", message=item.message.to_json(), body_hash=item.digest, variant=variant,
+    rows = [dict(platform="", message=item.stored, body_hash=item.digest, variant=variant,
                  created_at=utcnow()) for item, variant in zip(later, _variants(session, later))]
     table = OutboxMessage.__table__
     ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
@@ -182,9 +185,10 @@ async def enqueue_to_account(session: AsyncSession, platform: str, account_id: s
 async def _store(session: AsyncSession, unique: list[str], message: OutboundMessage,
                  platform: str = "", account_id: str = "") -> int:
     await write_later(session)  # what was queued before goes before
-    digest = body_hash(message)
+    stored = message.to_json()
+    digest = body_hash(message, stored)
     [variant] = await session.run_sync(_variants, [_Later(message, digest, unique)])
-    row = OutboxMessage(platform=platform, message=message.to_json(), body_hash=digest, variant=variant)
+    row = OutboxMessage(platform=platform, message=stored, body_hash=digest, variant=variant)
     session.add(row)
     await session.flush()
     # Due at once whatever the clock says (tests drive a simulated one); backoff sets real times.

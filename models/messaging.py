@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel
 
 from models.base import Base, utcnow
 
@@ -77,6 +77,9 @@ class OutboxMessage(Base):
     body_hash: Mapped[str] = mapped_column(String(64), default="", index=True)
     variant: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Filled by SQLAlchemy per row of a bulk insert, so a batch's rows come back with their ids in order
+    # on SQLite too (whose RETURNING has no order): without it each reply was an INSERT of its own.
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
 
 class OutboxRecipient(Base):
