@@ -17,8 +17,12 @@ async def test_notice_confirm_progress_remind(wecom):
     assert not w.cards("chenzr")  # a 系部主任 is not in the audience
 
     await w.click("linms", w.last_card("linms"), "确认收到")
-    assert "已确认收到" in w.last_text("linms")
+    assert "已确认收到通知（通知" in w.last_text("linms")
     assert w.fake.card_updates and w.fake.card_updates[-1]["button"]["replace_name"] == "已确认"
+    await w.click("linms", w.last_card("linms"), "确认收到", create_time=2_000_000_000)  # tapped again, later
+    assert "无需重复操作" in w.last_text("linms")
+    await w.click("chenzr", w.last_card("linms"), "确认收到")  # not in the audience
+    assert "不由您处理" in w.last_text("chenzr")
     await w.click("guoyan", w.last_card("guoyan"), "确认收到")
 
     await w.say(OFFICE, "进度")
