@@ -10,8 +10,8 @@ Images are downloaded at once because a media_id dies after 3 days.
 
 Hostile bodies never reach a slow path: the body is capped (:data:`MAX_BODY`,
 413 above it, before reading it), and both the envelope and the decrypted
-message pass :func:`check_xml_shape` — no DTD or entity of any kind, at most
-:data:`MAX_DEPTH` levels — before xmltodict builds anything.
+message are read by :func:`bot.platforms.wecom.xml.read_fields`, which refuses
+any DTD or entity and nesting deeper than its ``MAX_DEPTH`` as it streams.
 """
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ import logging
 import mimetypes
 import re
 import uuid
-import xml.parsers.expat
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -28,13 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from wechatpy.enterprise import parse_message
-from wechatpy.enterprise.events import EnterAgentEvent
-from wechatpy.enterprise.messages import ImageMessage, TextMessage
 
 from bot.events import Attachment, Event
 from bot.platforms.wecom.client import WeComClient
 from bot.platforms.wecom.crypto import CallbackRejected, MalformedCallback, WeComCrypto
+from bot.platforms.wecom.xml import BadXml, read_fields
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +68,7 @@ def setup_wecom_routes(
     async def receive(request: web.Request) -> web.Response:
         try:
             body = await _read_capped(request, MAX_BODY)
-            check_xml_shape(body)
             plaintext = crypto.decrypt_callback(request.query, body)
-            check_xml_shape(plaintext.encode("utf-8", "surrogatepass"))
             event, media_id = parse_event(plaintext)
         except CallbackRejected as exc:
             return _reject(request, exc)
@@ -94,50 +89,16 @@ class BodyTooLarge(CallbackRejected):
     status = 413
 
 
-def check_xml_shape(data: bytes) -> None:
-    """Refuse any DTD (so no entity expansion, no external entity) and nesting deeper than
-    :data:`MAX_DEPTH`, in one streaming pass of expat that stops at the first offence."""
-    depth = 0
-
-    def start(name, attrs) -> None:
-        nonlocal depth
-        depth += 1
-        if depth > MAX_DEPTH:
-            raise MalformedCallback("XML nested too deeply")
-
-    def end(name) -> None:
-        nonlocal depth
-        depth -= 1
-
-    def doctype(*args) -> None:
-        raise MalformedCallback("XML with a DTD")
-
-    parser = xml.parsers.expat.ParserCreate()
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.StartDoctypeDeclHandler = doctype
-    parser.EntityDeclHandler = doctype
-    try:
-        parser.Parse(data, True)
-    except CallbackRejected:
-        raise
-    except Exception as exc:  # noqa: BLE001 - expat errors, bad encodings
-        raise MalformedCallback(f"bad XML: {type(exc).__name__}") from None
-
-
 def parse_event(plaintext: str) -> tuple[Event, str]:
     """Event for a decrypted callback XML, plus the media_id to download ("" if none)."""
     try:
-        msg = parse_message(plaintext)
-        data = msg._data
-        if not isinstance(data, dict):
-            raise TypeError("no <xml> root")
-        fields = {k: _text(data, k) for k in (
+        xml_fields = read_fields(plaintext.encode("utf-8", "surrogatepass"))
+        fields = {k: xml_fields.text(k) for k in (
             "FromUserName", "CreateTime", "MsgType", "MsgId", "Event", "EventKey",
             "Content", "MediaId", "TaskId", "ResponseCode",
         )}
-    except Exception as exc:  # noqa: BLE001 - expat, KeyError, TypeError, AttributeError...
-        raise MalformedCallback(f"bad message XML: {type(exc).__name__}") from None
+    except BadXml as exc:
+        raise MalformedCallback(f"bad message XML: {exc}") from None
 
     userid = fields["FromUserName"]
     if not userid:
@@ -145,7 +106,8 @@ def parse_event(plaintext: str) -> tuple[Event, str]:
     # Our userid is found by the inbound store from the account (person_accounts).
     common = {"platform": PLATFORM, "userid": userid, "account_id": userid, "created_at": _created_at(fields["CreateTime"])}
 
-    if fields["MsgType"].lower() == "event":
+    msg_type = fields["MsgType"].lower()
+    if msg_type == "event":
         if not fields["CreateTime"]:
             raise MalformedCallback("event without CreateTime")
         key = f"wecom:evt:{userid}:{fields['CreateTime']}:{fields['Event']}:{fields['EventKey']}"
@@ -154,16 +116,16 @@ def parse_event(plaintext: str) -> tuple[Event, str]:
                 kind="button", dedup_key=key, button_key=fields["EventKey"],
                 reply_ref=fields["ResponseCode"], **common,
             ), ""
-        if isinstance(msg, EnterAgentEvent):
+        if fields["Event"].lower() == "enter_agent":
             return Event(kind="enter", dedup_key=key, **common), ""
         return Event(kind="other", dedup_key=key, **common), ""
 
     if not fields["MsgId"]:
         raise MalformedCallback("message without MsgId")
     key = f"wecom:msg:{fields['MsgId']}"
-    if isinstance(msg, TextMessage):
+    if msg_type == "text":
         return Event(kind="text", dedup_key=key, text=fields["Content"], **common), ""
-    if isinstance(msg, ImageMessage):
+    if msg_type == "image":
         return Event(kind="image", dedup_key=key, **common), fields["MediaId"]
     return Event(kind="other", dedup_key=key, **common), ""
 
@@ -202,15 +164,6 @@ async def _fetch(media_fetcher: MediaFetcher, media_id: str, timeout: float) -> 
     except Exception as exc:  # noqa: BLE001 - any failure degrades to "please resend"
         log.warning("wecom callback: media %s not downloaded: %s", media_id[:16], type(exc).__name__)
         return None
-
-
-def _text(data: dict, key: str) -> str:
-    value = data.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise TypeError(f"{key} is not text")
-    return value
 
 
 def _created_at(create_time: str) -> datetime:

@@ -54,7 +54,7 @@ class WeComPlatform:
             raise RuntimeError("the WeCom platform has not started")
         return self._sender
 
-    async def start(self) -> None:
+    async def start(self, *, receive: bool = True) -> None:
         self.client = WeComClient(self.settings, self.http.get(PLATFORM), backoff_base=self.settings.wecom_retry_base)
         self._sender = WeComSender(self.client)
 
