@@ -11,7 +11,7 @@ same machine load. Printed per round and as the best round of each:
 * a notice to ``--notice`` people (API calls and seconds until the last card arrives),
   then ``--taps`` of them tapping 确认收到 at 64 concurrent (ack rate, p99, processed/s).
 
-    .venv/bin/python -m bench.ack [--db URL] [--rounds 3] [--messages 2000] [--users 200] [--processes 1]
+    .venv/bin/python -m bench.ack [--db URL] [--rounds 3] [--messages 2000] [--users 200] [--processes 1] [--workers 0]
 
 Targets are printed beside the figures; they are never asserted in tests.
 """
@@ -101,10 +101,15 @@ async def wait_until(predicate, timeout: float) -> bool:
 
 
 def rss_mb(pid: int) -> float:
+    """Peak RSS of a process and its children (a serve's worker processes)."""
+    total = 0.0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+            total += int(line.split()[1]) / 1024
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for child in (children.read_text().split() if children.exists() else []):
+        total += rss_mb(int(child))
+    return total
 
 
 async def start_patiently(serve: Serve) -> None:
@@ -160,7 +165,7 @@ async def start_echo(tmp: Path) -> tuple[subprocess.Popen, str]:
 
 
 async def main(db_url: str | None, rounds: int, messages: int, users: int, notice: int, taps: int,
-               processes: int = 1) -> dict:
+               processes: int = 1, workers: int = 0) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="campusbot-ack-"))
     if db_url:
         await reset_postgres(db_url)
@@ -174,6 +179,7 @@ async def main(db_url: str | None, rounds: int, messages: int, users: int, notic
     await import_directory(env, tmp, tmp / "people.csv")
     if processes > 1:
         env["CAMPUSBOT_REUSE_PORT"] = "1"
+    env["CAMPUSBOT_WORKERS"] = str(workers)
     serves = [Serve(env, tmp, name=f"serve{i}") for i in range(processes)]
     for one in serves:  # one after the other: each migrates the database on start
         await start_patiently(one)
@@ -181,7 +187,7 @@ async def main(db_url: str | None, rounds: int, messages: int, users: int, notic
     echo, echo_base = await start_echo(tmp)
     results: list[Round] = []
     msg_id = iter(range(10_000_000, 99_000_000))
-    out: dict = {"db": url.split(":")[0], "processes": processes}
+    out: dict = {"db": url.split(":")[0], "processes": processes, "workers": workers}
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
     try:
         async with aiohttp.ClientSession(connector=connector) as http:
@@ -281,6 +287,7 @@ if __name__ == "__main__":
     p.add_argument("--notice", type=int, default=10_000)
     p.add_argument("--taps", type=int, default=3000)
     p.add_argument("--processes", type=int, default=1, help="campusbot serve processes on one port (reuse_port)")
+    p.add_argument("--workers", type=int, default=0, help="worker processes beside each serve (CAMPUSBOT_WORKERS)")
     a = p.parse_args()
-    result = asyncio.run(main(a.db, a.rounds, a.messages, a.users, a.notice, a.taps, a.processes))
+    result = asyncio.run(main(a.db, a.rounds, a.messages, a.users, a.notice, a.taps, a.processes, a.workers))
     sys.exit(0 if report(result) else 1)

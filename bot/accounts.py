@@ -39,15 +39,11 @@ async def resolve_many(s: AsyncSession, accounts: Iterable[tuple[str, str]],
     out: dict[tuple[str, str], str] = {}
     for platform, ids in by_platform.items():
         known: dict[str, str] = {}
-        for i in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[i:i + _IN_CHUNK]
-            known.update((await s.execute(select(PersonAccount.account_id, PersonAccount.userid).where(
-                PersonAccount.platform == platform, PersonAccount.account_id.in_(chunk)))).tuples().all())
-        seen = list(known)
-        for i in range(0, len(seen), _IN_CHUNK):
-            await s.execute(update(PersonAccount)
-                            .where(PersonAccount.platform == platform, PersonAccount.account_id.in_(seen[i:i + _IN_CHUNK]))
-                            .values(last_seen_at=now).execution_options(synchronize_session=False))
+        table = PersonAccount.__table__
+        for i in range(0, len(ids), _IN_CHUNK):  # marked and read in one statement
+            known.update((await s.execute(
+                update(table).where(table.c.platform == platform, table.c.account_id.in_(ids[i:i + _IN_CHUNK]))
+                .values(last_seen_at=now).returning(table.c.account_id, table.c.userid))).tuples().all())
         out.update({(platform, a): known.get(a) or stranger_key(platform, a) for a in ids})
     return out
 

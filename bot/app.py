@@ -16,12 +16,16 @@ from bot.db import Database
 from bot.platforms import devchat, dingtalk, wecom
 from bot.platforms.base import HttpSessions, Platform, PlatformModule, PlatformSender
 from bot.platforms.wecom.platform import WeComPlatform
+from bot.workers import WorkerProcesses
 
 log = logging.getLogger(__name__)
 
 CORE = web.AppKey("core", BotCore)
 PLATFORMS_KEY = web.AppKey("platforms", list)
 Mode = Literal["serve", "demo"]
+# all: one process does everything; web: it serves and the worker processes work (bot.workers);
+# worker: one of those, with no HTTP server.
+Role = Literal["all", "web", "worker"]
 # Bodies read whole (JSON, forms, the WeCom callback's own smaller limit) stay small; uploads
 # stream through multipart with their own limit (handlers.files.MAX_BYTES), never this one.
 CLIENT_MAX_SIZE = 1 << 20
@@ -31,7 +35,7 @@ PLATFORMS: tuple[PlatformModule, ...] = (devchat, wecom, dingtalk)
 
 
 def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[str, PlatformSender] | None = None,
-               clock=None, start_workers: bool = True) -> web.Application:
+               clock=None, start_workers: bool = True, role: Role = "all") -> web.Application:
     """Mounts every platform whose settings are complete: WeCom when configured, the local chat in ``demo``.
 
     ``serve`` needs ``CAMPUSBOT_SECRET_KEY``; the demo keeps a random one in its data folder."""
@@ -55,15 +59,22 @@ def create_app(settings: Settings, mode: Mode = "serve", *, extra_senders: dict[
         senders.setdefault(platform.name, platform.sender)
         platform.routes(app)
 
+    children = WorkerProcesses(settings.workers) if role == "web" else None
+
     async def on_startup(app: web.Application) -> None:
         await db.upgrade()
         for platform in platforms:
-            await platform.start()
+            await platform.start(receive=role != "worker")
+        if children is not None:  # after the migration: they would race it
+            children.start()
+            core.nudges.append(children.nudge)
         if start_workers:
-            await core.start()
+            await core.start(work=role != "web", clock=role != "worker")
 
     async def on_cleanup(app: web.Application) -> None:
         await core.stop()
+        if children is not None:
+            await children.stop()
         for platform in platforms:
             await platform.stop()
         await http.close()

@@ -5,6 +5,8 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from bot.platforms.base import PermanentSendError, TransientSendError
 from bot.platforms.dingtalk.client import DingTalkAPIError, DingTalkTransientError
 from bot.reminders.working_time import calendar_for
 from bot.seed import seed_demo
+from bot.workers import NUDGE_FD, listen_for_nudges
 from workflow.authoring.catalog import workflows_json, workflows_table
 from workflow.authoring.importer import import_handbook
 from workflow.calendar import CalendarError
@@ -98,8 +101,38 @@ def serve() -> None:
     _check_calendar(settings)
 
     quick_thread_handoffs()
-    web.run_app(create_app(settings, "serve"), host=settings.host, port=settings.port,
+    role = "web" if settings.workers else "all"
+    web.run_app(create_app(settings, "serve", role=role), host=settings.host, port=settings.port,
                 reuse_port=settings.reuse_port or None, **access_log_options())
+
+
+@main.command(hidden=True)
+def work() -> None:
+    """A worker process of ``serve`` (CAMPUSBOT_WORKERS): processes updates and sends; no HTTP server."""
+    settings = _settings()
+    fd = os.environ.get(NUDGE_FD)
+    if fd is None:
+        click.echo("campusbot work is started by campusbot serve (CAMPUSBOT_WORKERS)", err=True)
+        sys.exit(2)
+    if settings.worker_nice:
+        os.nice(settings.worker_nice)
+    quick_thread_handoffs()
+    asyncio.run(_work(settings, int(fd)))
+
+
+async def _work(settings: Settings, fd: int) -> None:
+    app = create_app(settings, "serve", role="worker")
+    runner = web.AppRunner(app)  # startup and cleanup without a server
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    listen_for_nudges(fd, app[CORE].wake, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 DEMO_DB = Path("data/demo.db")

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     # Several ``campusbot serve`` processes on one port (SO_REUSEPORT): the kernel spreads callbacks
     # over them and every process works the shared queue (leases and claims keep each update once).
     reuse_port: bool = False
+    # Processes beside ``serve`` that process updates and send (``bot.workers``): the serving process
+    # then only stores and acknowledges callbacks, on its own core, at a higher priority than the
+    # workers (they run ``worker_nice`` steps lower). 0: one process does everything.
+    workers: int = Field(default=0, ge=0, le=32)
+    worker_nice: int = Field(default=5, ge=0, le=19)
     public_url: str = ""
     data_dir: Path = DEFAULT_DATA_DIR
     secret_key: str = ""  # signs links and page sessions; required by serve, never derived from anything

@@ -63,13 +63,19 @@ class BotCore:
                                      app_calls_per_minute=settings.outbox_app_calls_per_minute)
         self.drainer.after_cards = self._settle_late
         self.reminders = ReminderService(self)
+        # Called after each commit here that leaves work behind: the worker processes' wake-up
+        # (bot.workers), when this process serves callbacks and they do the work.
+        self.nudges: list[Callable[[], None]] = []
 
-    async def start(self) -> None:
+    async def start(self, *, work: bool = True, clock: bool = True) -> None:
+        """``work``: process updates and send here; ``clock``: run the reminders' clock here."""
         await self.heartbeat.beat()
         self.heartbeat.start()
-        self.worker.start()
-        self.drainer.start()
-        self.reminders.start()
+        if work:
+            self.worker.start()
+            self.drainer.start()
+        if clock:
+            self.reminders.start()
 
     async def stop(self) -> None:
         await self.reminders.stop()  # a tick mid-transaction may commit first
@@ -88,10 +94,21 @@ class BotCore:
         stored = await self.intake.submit(event)
         if stored:
             self.worker.poke()
+            self._nudge()
         return stored
 
     def after_commit(self) -> None:
         self.drainer.poke()
+        self._nudge()
+
+    def wake(self) -> None:
+        """Look for work now (a nudge from the serving process)."""
+        self.worker.poke()
+        self.drainer.poke()
+
+    def _nudge(self) -> None:
+        for nudge in self.nudges:
+            nudge()
 
     async def settle(self) -> None:
         """Tests and scripts: process every pending update and send every due message."""

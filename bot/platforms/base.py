@@ -119,8 +119,9 @@ class Platform(Protocol):
         """A page opened inside this platform's own client: our userid, or the response that identifies
         the visitor first (a login redirect); None when the request is not from this platform's client."""
 
-    async def start(self) -> None:
-        """On app startup, after the database is upgraded (open clients, tokens)."""
+    async def start(self, *, receive: bool = True) -> None:
+        """On app startup, after the database is upgraded (open clients, tokens). ``receive`` False: a
+        worker process that only sends (``bot.workers``) opens no connection that brings updates in."""
 
     async def stop(self) -> None:
         """On cleanup, after the workers stopped."""

@@ -43,7 +43,7 @@ class DevchatPlatform:
         card["buttons"] = [{**b, "style": button_style(b.get("style"))} for b in card.get("buttons") or []]
         return data
 
-    async def start(self) -> None:
+    async def start(self, *, receive: bool = True) -> None:
         """Everyone in the directory is on the local chat: an older demo database gets the accounts."""
         async with self.core.db.session() as s:
             await accounts.ensure_platform_accounts(s, PLATFORM)

@@ -96,7 +96,7 @@ class DingTalkPlatform:
         return self.core.renderer.page(name, jsapi_url=s.dingtalk_jsapi_url, corp_id=s.dingtalk_corp_id,
                                        client_id=s.dingtalk_client_id, **values)
 
-    async def start(self) -> None:
+    async def start(self, *, receive: bool = True) -> None:
         s = self.settings
         session = self.http.get(PLATFORM)
         self.client = DingTalkClient(session, api_base=s.dingtalk_api_base, oapi_base=s.dingtalk_oapi_base,
@@ -105,7 +105,7 @@ class DingTalkPlatform:
         callback_type = "STREAM" if s.dingtalk_mode == "stream" else "HTTP"
         self.sender.inner = DingTalkSender(self.client, s.dingtalk_card_template_id, callback_type,
                                            agent_id=s.dingtalk_agent_id)
-        if s.dingtalk_mode == "stream":
+        if s.dingtalk_mode == "stream" and receive:
             self.stream = StreamClient(session, api_base=s.dingtalk_api_base, client_id=s.dingtalk_client_id,
                                        client_secret=s.dingtalk_client_secret, on_update=self._update,
                                        backoff_base=s.dingtalk_reconnect_base, backoff_cap=s.dingtalk_reconnect_cap)
