@@ -13,7 +13,9 @@ from datetime import datetime
 from typing import Iterable, Sequence
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from models import Person, PersonAccount
 
@@ -29,21 +31,22 @@ def stranger_key(platform: str, account_id: str) -> str:
     return f"{STRANGER_PREFIX}{platform}:" + hashlib.sha256(account_id.encode("utf-8")).hexdigest()[:40]
 
 
-async def resolve_many(s: AsyncSession, accounts: Iterable[tuple[str, str]],
-                       now: datetime) -> dict[tuple[str, str], str]:
+def resolve_many(conn: Connection | Session, accounts: Iterable[tuple[str, str]],
+                 now: datetime) -> dict[tuple[str, str], str]:
     """(platform, account) → our userid for a batch of arriving updates, marking each account as the
-    one its person last wrote from; an account that is nobody gets its stranger key."""
+    one its person last wrote from; an account that is nobody gets its stranger key. Synchronous: the
+    callbacks' group commit runs it on SQLite's writer thread, and in a session's ``run_sync`` elsewhere."""
     by_platform: dict[str, list[str]] = {}
     for platform, account_id in dict.fromkeys(accounts):
         by_platform.setdefault(platform, []).append(account_id)
     out: dict[tuple[str, str], str] = {}
+    table = PersonAccount.__table__
     for platform, ids in by_platform.items():
         known: dict[str, str] = {}
-        table = PersonAccount.__table__
         for i in range(0, len(ids), _IN_CHUNK):  # marked and read in one statement
-            known.update((await s.execute(
+            known.update(conn.execute(
                 update(table).where(table.c.platform == platform, table.c.account_id.in_(ids[i:i + _IN_CHUNK]))
-                .values(last_seen_at=now).returning(table.c.account_id, table.c.userid))).tuples().all())
+                .values(last_seen_at=now).returning(table.c.account_id, table.c.userid)).tuples().all())
         out.update({(platform, a): known.get(a) or stranger_key(platform, a) for a in ids})
     return out
 

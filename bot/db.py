@@ -8,12 +8,13 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import AsyncIterator, Callable, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import await_only
 
@@ -23,6 +24,7 @@ except ImportError:  # not on POSIX: processes sharing a file fall back on SQLit
     fcntl = None  # type: ignore[assignment]
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "models" / "migrations"
+T = TypeVar("T")
 
 
 def _prepare_sqlite_path(url: str) -> None:
@@ -104,6 +106,10 @@ class FileWriterLock:
             waiting.add_done_callback(abandoned)
             raise
 
+    def acquire_blocking(self) -> None:
+        """On the writer thread, whose turn it is: wait in the kernel."""
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
     def release(self) -> None:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
 
@@ -143,6 +149,7 @@ class Database:
         database = make_url(url).database
         self._file_lock = (FileWriterLock(database + "-writer.lock")
                            if self.is_sqlite and fcntl and database and database != ":memory:" else None)
+        self._writer: tuple[Engine, ThreadPoolExecutor] | None = None  # made on first use (SQLite)
 
     @asynccontextmanager
     async def session(self, urgent: bool = False) -> AsyncIterator[AsyncSession]:
@@ -186,12 +193,47 @@ class Database:
                 raise
         turn.held = True
 
+    async def write_on_thread(self, work: Callable[[Connection], T], urgent: bool = False) -> T:
+        """SQLite: ``work(connection)`` in one transaction on this process's writer thread, in its
+        writer turn. A transaction is then one hand-off to a thread, not one per statement: the
+        callbacks' group commit had waited for the busy event loop between each of its statements."""
+        assert self._sqlite_turn is not None, "SQLite only"
+        if self._writer is None:
+            engine = create_engine(make_url(self.url).set(drivername="sqlite"), connect_args={"timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            self._writer = engine, ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        engine, thread = self._writer
+        await self._sqlite_turn.acquire(urgent)
+        done = asyncio.get_running_loop().run_in_executor(thread, self._write_now, engine, work)
+        try:
+            return await asyncio.shield(done)
+        finally:
+            if done.done():
+                self._sqlite_turn.release()
+            else:  # cancelled while the thread writes: the turn passes on once it is done
+                done.add_done_callback(lambda _: self._sqlite_turn.release())
+
+    def _write_now(self, engine: Engine, work: Callable[[Connection], T]) -> T:
+        if self._file_lock:
+            self._file_lock.acquire_blocking()
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        finally:
+            if self._file_lock:
+                self._file_lock.release()
+
     async def upgrade(self) -> None:
         async with self.engine.begin() as conn:
             await conn.run_sync(_run_upgrade)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._writer is not None:
+            engine, thread = self._writer
+            await asyncio.get_running_loop().run_in_executor(thread, engine.dispose)
+            thread.shutdown(wait=True)
+            self._writer = None
         if self._file_lock:
             self._file_lock.close()
             self._file_lock = None

@@ -18,6 +18,8 @@ from datetime import datetime
 from typing import Callable
 
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 from bot import accounts
 from bot.db import Database
@@ -73,23 +75,30 @@ class InboundWriter:
 
         Each event names the platform's account (``account_id``; else ``userid``); it is mapped to
         our userid here, in the same transaction, which also records the platform the person last
-        wrote from, where the outbox sends them next (``bot.accounts``)."""
+        wrote from, where the outbox sends them next (``bot.accounts``). On SQLite the transaction
+        runs whole on the writer thread (``Database.write_on_thread``), urgent: before queued batches."""
         now = self.clock()
-        insert = sqlite.insert if self.db.is_sqlite else postgresql.insert
-        async with self.db.session(urgent=True) as s:
-            users = await accounts.resolve_many(s, ((e.platform, e.account_id or e.userid) for e in events), now)
-            rows: dict[str, dict] = {}
-            for e in events:
-                if e.dedup_key in rows:
-                    continue
-                account = e.account_id or e.userid
-                e = replace(e, userid=users[(e.platform, account)], account_id=account)
-                rows[e.dedup_key] = dict(dedup_key=e.dedup_key, userid=e.userid, payload=e.to_json(),
-                                         status="pending", attempts=0, error="", created_at=now)
-            # An executemany of one cached statement (sent as multi-row INSERTs): a VALUES list built
-            # per batch was compiled afresh every time.
-            table = Inbound.__table__
-            stmt = insert(table).on_conflict_do_nothing(index_elements=[table.c.dedup_key]).returning(table.c.dedup_key)
-            inserted = (await s.execute(stmt, list(rows.values()))).scalars().all()
+        if self.db.is_sqlite:
+            inserted = await self.db.write_on_thread(lambda conn: _store(conn, events, now, sqlite.insert), urgent=True)
+        else:
+            async with self.db.session(urgent=True) as s:
+                inserted = await s.run_sync(_store, events, now, postgresql.insert)
         self.batches += 1
         return {key: True for key in inserted}
+
+
+def _store(conn: Connection | Session, events: list[Event], now: datetime, insert) -> list[str]:
+    users = accounts.resolve_many(conn, ((e.platform, e.account_id or e.userid) for e in events), now)
+    rows: dict[str, dict] = {}
+    for e in events:
+        if e.dedup_key in rows:
+            continue
+        account = e.account_id or e.userid
+        e = replace(e, userid=users[(e.platform, account)], account_id=account)
+        rows[e.dedup_key] = dict(dedup_key=e.dedup_key, userid=e.userid, payload=e.to_json(),
+                                 status="pending", attempts=0, error="", created_at=now)
+    # An executemany of one cached statement (sent as multi-row INSERTs): a VALUES list built
+    # per batch was compiled afresh every time.
+    table = Inbound.__table__
+    stmt = insert(table).on_conflict_do_nothing(index_elements=[table.c.dedup_key]).returning(table.c.dedup_key)
+    return list(conn.execute(stmt, list(rows.values())).scalars().all())

@@ -7,6 +7,8 @@ import asyncio
 import fcntl
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -198,3 +200,34 @@ async def test_a_writer_cancelled_while_another_process_holds_the_lock_leaks_not
     finally:
         await first.dispose()
         await second.dispose()
+
+
+async def test_a_transaction_on_the_writer_thread_keeps_the_turn_until_it_is_done_even_if_cancelled(tmp_path):
+    """The callbacks' group commit runs whole on the writer thread. Cancelled while the thread writes,
+    its turn passes on only when the thread is done: a session's write waits, then goes on."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/thread.db")
+    started = threading.Event()
+    try:
+        await make_table(db)
+
+        def slow(conn) -> None:
+            conn.execute(text("INSERT INTO t VALUES ('thread')"))
+            started.set()
+            time.sleep(0.5)
+
+        doomed = asyncio.create_task(db.write_on_thread(slow, urgent=True))
+        await asyncio.to_thread(started.wait, 10)
+        doomed.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await doomed
+        async def write() -> None:
+            async with db.session() as s:
+                await s.execute(text("INSERT INTO t VALUES ('session')"))
+
+        await asyncio.wait_for(write(), 10)  # the turn was passed on, not kept
+        async with db.session() as s:
+            names = (await s.execute(text("SELECT name FROM t ORDER BY rowid"))).scalars().all()
+        assert names == ["thread", "session"]
+        assert await db.write_on_thread(lambda conn: conn.execute(text("SELECT count(*) FROM t")).scalar()) == 2
+    finally:
+        await db.dispose()
