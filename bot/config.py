@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     # then only stores and acknowledges callbacks, on its own core, at a higher priority than the
     # workers (they run ``worker_nice`` steps lower). 0: one process does everything.
     workers: int = Field(default=0, ge=0, le=32)
-    worker_nice: int = Field(default=5, ge=0, le=19)
+    worker_nice: int = Field(default=10, ge=0, le=19)
     public_url: str = ""
     data_dir: Path = DEFAULT_DATA_DIR
     secret_key: str = ""  # signs links and page sessions; required by serve, never derived from anything

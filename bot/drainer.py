@@ -169,6 +169,10 @@ class OutboxDrainer(PollingLoop):
                 .group_by(R.userid)
             )).tuples().all())
             plans, deferred = self._plan(due, waiting, now, max_batches)
+            # Read before the first write: on SQLite the writer turn is held from it to the commit.
+            outbox_ids = list({p.outbox_id for p in plans})
+            messages = {m.id: m for m in (await s.execute(
+                select(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids)))).scalars()} if plans else {}
             if deferred:
                 await s.execute(update(_T).where(_T.c.id == bindparam("d_id"), _T.c.status == "pending",
                                                  _T.c.batch == "")
@@ -177,9 +181,6 @@ class OutboxDrainer(PollingLoop):
             if not plans:
                 return []
             claimed = await self._claim_plans(s, plans, token, now)
-            outbox_ids = list({p.outbox_id for p in plans})
-            messages = {m.id: m for m in (await s.execute(
-                select(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids)))).scalars()}
             account_of = {d.id: d.account for d in due}
             missing = [r for r in claimed if r.id not in account_of and not r.account_id]
             for platform in {r.platform for r in missing}:  # rows of an old batch beyond the window (rare)
