@@ -193,6 +193,15 @@ class Database:
                 raise
         turn.held = True
 
+    async def write(self, work: Callable[[Connection], T], urgent: bool = False) -> T:
+        """``work(connection)`` in a transaction of its own: plain statements, no ORM objects. On SQLite
+        on the writer thread (``write_on_thread``), so the writer turn is held only while they run; on
+        PostgreSQL in a session as usual."""
+        if self._sqlite_turn is not None:
+            return await self.write_on_thread(work, urgent)
+        async with self.session(urgent) as s:
+            return await s.run_sync(lambda session: work(session.connection()))
+
     async def write_on_thread(self, work: Callable[[Connection], T], urgent: bool = False) -> T:
         """SQLite: ``work(connection)`` in one transaction on this process's writer thread, in its
         writer turn. A transaction is then one hand-off to a thread, not one per statement: the

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Awaitable, Callable, NamedTuple
 
-from sqlalchemy import DateTime, Integer, String, Text, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import DateTime, Integer, String, Text, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import accounts
@@ -351,7 +352,7 @@ class OutboxDrainer(PollingLoop):
         """Every batch's outcome in one executemany UPDATE; invalid users and card copies beside it."""
         now = self.clock()
         invalid_ids: list[int] = []
-        copies: list[CardCopy] = []
+        copies: list[dict] = []
         params: list[dict] = []
         for p in plans:
             if p.status == "sent" and p.result is not None:
@@ -359,8 +360,8 @@ class OutboxDrainer(PollingLoop):
                 bad = set(p.result.invalid_users)
                 invalid_ids.extend(i for i, _, a, _ in p.rows if a in bad)
                 if p.message.subject and p.result.card_refs:
-                    copies.extend(CardCopy(subject=p.message.subject, userid=userid_of.get(a, a), platform=p.platform,
-                                           ref=ref, outbox_id=p.outbox_id, card_id=p.message.card_id, created_at=now)
+                    copies.extend(dict(subject=p.message.subject, userid=userid_of.get(a, a), platform=p.platform,
+                                       ref=ref, outbox_id=p.outbox_id, card_id=p.message.card_id, created_at=now)
                                   for a, ref in p.result.card_refs.items())
                 params.append({"k": p.key, "st": "sent", "err": None, "inc": 0, "nxt": None, "at": now,
                                "ref": p.result.ref[:255]})
@@ -371,21 +372,26 @@ class OutboxDrainer(PollingLoop):
             nxt = now + backoff(attempts, self.backoff_base) if status == "pending" else None
             params.append({"k": p.key, "st": status, "err": p.error[:2000], "inc": 1 if retry else 0, "nxt": nxt,
                            "at": None, "ref": ""})
-        c = _T.c
-        async with self.db.session() as s:
-            for j in range(0, len(invalid_ids), _IN_CHUNK):
-                await s.execute(update(R).where(R.id.in_(invalid_ids[j:j + _IN_CHUNK]))
-                                .values(status="invalid", error="平台报告该用户无效", claimed_by="", worker="")
-                                .execution_options(synchronize_session=False))
-            s.add_all(copies)
-            await s.execute(
-                update(_T).where(c.batch == bindparam("k", type_=String), c.claimed_by == token, c.status == "sending")
-                .values(status=bindparam("st", type_=String), error=func.coalesce(bindparam("err", type_=Text), c.error),
-                        attempts=c.attempts + bindparam("inc", type_=Integer), claimed_by="", worker="",
-                        next_attempt_at=func.coalesce(bindparam("nxt", type_=DateTime), c.next_attempt_at),
-                        sent_at=func.coalesce(bindparam("at", type_=DateTime), c.sent_at),
-                        platform_ref=bindparam("ref", type_=String)),
-                params)
-        subjects = list(dict.fromkeys(c.subject for c in copies))
+        await self.db.write(lambda conn: _write_outcomes(conn, token, invalid_ids, copies, params))
+        subjects = list(dict.fromkeys(c["subject"] for c in copies))
         if subjects and self.after_cards is not None:
             await self.after_cards(subjects)  # settled while it was on its way: update it now
+
+
+def _write_outcomes(conn: Connection, token: str, invalid_ids: list[int], copies: list[dict],
+                    params: list[dict]) -> None:
+    """A round's outcomes, in one transaction of plain statements (``Database.write``)."""
+    c = _T.c
+    for j in range(0, len(invalid_ids), _IN_CHUNK):
+        conn.execute(update(_T).where(c.id.in_(invalid_ids[j:j + _IN_CHUNK]))
+                     .values(status="invalid", error="平台报告该用户无效", claimed_by="", worker=""))
+    if copies:
+        conn.execute(insert(CardCopy.__table__), copies)
+    conn.execute(
+        update(_T).where(c.batch == bindparam("k", type_=String), c.claimed_by == token, c.status == "sending")
+        .values(status=bindparam("st", type_=String), error=func.coalesce(bindparam("err", type_=Text), c.error),
+                attempts=c.attempts + bindparam("inc", type_=Integer), claimed_by="", worker="",
+                next_attempt_at=func.coalesce(bindparam("nxt", type_=DateTime), c.next_attempt_at),
+                sent_at=func.coalesce(bindparam("at", type_=DateTime), c.sent_at),
+                platform_ref=bindparam("ref", type_=String)),
+        params)

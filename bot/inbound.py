@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
@@ -132,15 +133,17 @@ class InboundWorker(PollingLoop):
             await asyncio.gather(*list(self.active.values()), return_exceptions=True)
 
     async def _claim(self) -> tuple[list[str], list[Pending]]:
-        """Lease the people waiting longest and read their pending updates, in one transaction."""
+        """Lease the people waiting longest (one short write of its own), then read their pending updates."""
+        fit = max(4, min(BATCH_USERS, round(self.budget / self.seconds_per_update)))
         async with self.core.db.session() as s:
-            fit = max(4, min(BATCH_USERS, round(self.budget / self.seconds_per_update)))
             candidates = await self._waiting_longest(s, fit)
-            if not candidates:
-                return [], []
-            users = await self._lease(s, list(candidates))
-            if not users:
-                return [], []
+        if not candidates:
+            return [], []
+        now = self.clock()
+        users = await self.core.db.write(lambda conn: self._lease(conn, list(candidates), now))
+        if not users:
+            return [], []
+        async with self.core.db.session() as s:
             rows = (await s.execute(
                 select(Inbound.id, Inbound.userid, Inbound.payload)
                 .where(Inbound.userid.in_(users), Inbound.status == "pending")
@@ -165,23 +168,22 @@ class InboundWorker(PollingLoop):
         return list((await s.execute(
             waiting.group_by(Inbound.userid).order_by(func.min(Inbound.id)).limit(fit))).scalars())
 
-    async def _lease(self, s: AsyncSession, userids: list[str]) -> list[str]:
+    def _lease(self, conn: Connection, userids: list[str], now: datetime) -> list[str]:
         """Take these people's leases where free (ours, expired or a dead holder's); the ones now ours.
 
         Two statements for the whole batch: an update of the free rows and an insert of the missing
         ones, each returning what it took (plain table statements: the ORM's bulk path costs more)."""
-        now = self.clock()
         leases = UserLease.__table__
         free = ((leases.c.holder == self.holder) | (leases.c.expires_at < now)
                 | self.heartbeat.dead(leases.c.holder))
-        mine = set((await s.execute(
+        mine = set(conn.execute(
             update(leases).where(leases.c.userid.in_(userids), free)
             .values(holder=self.holder, expires_at=now + LEASE).returning(leases.c.userid)
-        )).scalars())
+        ).scalars())
         missing = [u for u in userids if u not in mine]
         if missing:
             insert = sqlite.insert if self.core.db.is_sqlite else postgresql.insert
-            taken = await s.execute(
+            taken = conn.execute(
                 insert(leases).on_conflict_do_nothing(index_elements=[leases.c.userid]).returning(leases.c.userid),
                 [dict(userid=u, holder=self.holder, expires_at=now + LEASE) for u in missing])
             mine.update(taken.scalars())
@@ -189,8 +191,8 @@ class InboundWorker(PollingLoop):
 
     async def _acquire(self, userid: str) -> bool:
         """One person's lease in its own transaction."""
-        async with self.core.db.session() as s:
-            return bool(await self._lease(s, [userid]))
+        now = self.clock()
+        return bool(await self.core.db.write(lambda conn: self._lease(conn, [userid], now)))
 
     async def _release(self, s: AsyncSession, userids: list[str]) -> None:
         await s.execute(update(UserLease).where(UserLease.userid.in_(userids), UserLease.holder == self.holder)

@@ -13,6 +13,7 @@ from bot.pace import TokenBucket
 from bot.platforms.wecom.sender import DUPLICATE_CHECK_INTERVAL
 from models import OutboxRecipient, Person, PersonAccount, utcnow
 from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
 from tests.support.fakewecom import SEND, http
 
 
@@ -272,13 +273,13 @@ async def test_a_round_is_a_few_statements_whatever_its_batches(wecom):
         if "outbox_recipients" in statement:
             seen.append(statement.split()[0].upper())
 
-    event.listen(core.db.engine.sync_engine, "before_cursor_execute", count)
+    event.listen(Engine, "before_cursor_execute", count)  # every engine: SQLite writes on its writer thread
     try:
         drainer = OutboxDrainer(core.db, core.senders, person_per_minute=0)
         assert await drainer.drain_once()
         assert Counter(seen) == Counter({"SELECT": 2, "UPDATE": 4})  # release, claim, batch names, record
     finally:
-        event.remove(core.db.engine.sync_engine, "before_cursor_execute", count)
+        event.remove(Engine, "before_cursor_execute", count)
     assert len(wecom.fake.calls_to(SEND)) == 2
     await drainer.drain_until_idle()
     assert (await statuses(core)) == Counter({"sent": 1520})
