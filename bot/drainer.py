@@ -174,19 +174,18 @@ class OutboxDrainer(PollingLoop):
             outbox_ids = list({p.outbox_id for p in plans})
             messages = {m.id: m for m in (await s.execute(
                 select(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids)))).scalars()} if plans else {}
-            if deferred:
-                await s.execute(update(_T).where(_T.c.id == bindparam("d_id"), _T.c.status == "pending",
-                                                 _T.c.batch == "")
-                                .values(next_attempt_at=bindparam("d_at")),
-                                [{"d_id": i, "d_at": at} for i, at in deferred])
-            if not plans:
-                return []
-            claimed = await self._claim_plans(s, plans, token, now)
-            account_of = {d.id: d.account for d in due}
-            missing = [r for r in claimed if r.id not in account_of and not r.account_id]
-            for platform in {r.platform for r in missing}:  # rows of an old batch beyond the window (rare)
-                known = await accounts.account_ids(s, platform, [r.userid for r in missing if r.platform == platform])
-                account_of.update((r.id, known.get(r.userid, r.userid)) for r in missing if r.platform == platform)
+        if not plans and not deferred:
+            return []
+        # The writes are a transaction of their own, so on SQLite the writer turn is held only while they
+        # run: the claim is a compare-and-set, and rows another process took meanwhile are not returned.
+        claimed = await self.db.write(lambda conn: self._write_claims(conn, plans, deferred, token, now))
+        account_of = {d.id: d.account for d in due}
+        missing = [r for r in claimed if r.id not in account_of and not r.account_id]
+        if missing:  # rows of an old batch beyond the window (rare)
+            async with self.db.session() as s:
+                for platform in {r.platform for r in missing}:
+                    known = await accounts.account_ids(s, platform, [r.userid for r in missing if r.platform == platform])
+                    account_of.update((r.id, known.get(r.userid, r.userid)) for r in missing if r.platform == platform)
         by_key = {p.key: p for p in plans}
         for r in sorted(claimed, key=lambda r: r.id):
             by_key[r.batch].rows.append((r.id, r.userid, r.account_id or account_of.get(r.id, r.userid), r.attempts))
@@ -296,23 +295,27 @@ class OutboxDrainer(PollingLoop):
                                        [d.id for d in sendable]))
         return plans, deferred
 
-    async def _claim_plans(self, s: AsyncSession, plans: list[_Plan], token: str, now: datetime) -> list[_Claimed]:
-        """One compare-and-set UPDATE claims every batch (only rows still pending, and unbatched if new,
-        move); one executemany names the new rows' batches. Each statement's text is the same every
-        round: a CASE with an IN per batch was compiled afresh, most of a busy round's time."""
+    def _write_claims(self, conn: Connection, plans: list[_Plan], deferred: list[tuple[int, datetime]],
+                      token: str, now: datetime) -> list[_Claimed]:
+        """Deferred rows' due times; one compare-and-set UPDATE claiming every batch (rows still pending, and
+        unbatched if new); one executemany naming new batches. Fixed texts: a CASE per batch was compiled afresh."""
+        if deferred:
+            conn.execute(update(_T).where(_T.c.id == bindparam("d_id"), _T.c.status == "pending", _T.c.batch == "")
+                         .values(next_attempt_at=bindparam("d_at")),
+                         [{"d_id": i, "d_at": at} for i, at in deferred])
+        if not plans:
+            return []
         new = [p for p in plans if p.new_ids is not None]
         old_keys = [p.key for p in plans if p.new_ids is None]
         which = []
         if new:
-            which.append(and_(R.id.in_([i for p in new for i in p.new_ids]), R.batch == ""))
+            which.append(and_(_T.c.id.in_([i for p in new for i in p.new_ids]), _T.c.batch == ""))
         if old_keys:
-            which.append(R.batch.in_(old_keys))
-        rows = (await s.execute(
-            update(R).where(R.status == "pending", or_(*which))
-            .values(status="sending", claimed_by=token, worker=self.worker_id, claimed_at=now)
-            .returning(R.id, R.userid, R.batch, R.platform, R.account_id, R.attempts)
-            .execution_options(synchronize_session=False)
-        )).all()
+            which.append(_T.c.batch.in_(old_keys))
+        c = _T.c
+        rows = conn.execute(update(_T).where(c.status == "pending", or_(*which))
+                            .values(status="sending", claimed_by=token, worker=self.worker_id, claimed_at=now)
+                            .returning(c.id, c.userid, c.batch, c.platform, c.account_id, c.attempts)).all()
         plan_of = {i: p for p in new for i in p.new_ids}
         claimed: list[_Claimed] = []
         named: list[dict] = []
@@ -324,8 +327,8 @@ class OutboxDrainer(PollingLoop):
             claimed.append(_Claimed(r.id, r.userid, p.key, p.platform, r.account_id, r.attempts))
             named.append({"n_id": r.id, "n_batch": p.key, "n_platform": p.platform})
         if named:
-            await s.execute(update(_T).where(_T.c.id == bindparam("n_id"))
-                            .values(batch=bindparam("n_batch"), platform=bindparam("n_platform")), named)
+            conn.execute(update(_T).where(_T.c.id == bindparam("n_id"))
+                         .values(batch=bindparam("n_batch"), platform=bindparam("n_platform")), named)
         return claimed
 
     def _app(self, platform: str) -> TokenBucket:
