@@ -1,10 +1,12 @@
 """``campusbot serve`` with worker processes (CAMPUSBOT_WORKERS): the serving process only stores and
-acknowledges; its children process and send. A burst is answered once each; ``kill -9`` of the
-serving process takes its children down with it (their pipe ends) and the next start finishes what
-was left, each reply once; SIGTERM stops all of them promptly."""
+acknowledges; its children process and send. A burst is answered once each; a worker killed on its
+own is replaced; ``kill -9`` of the serving process takes its children down with it (their pipe
+ends) and the next start finishes what was left, each reply once; SIGTERM stops all of them promptly."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -63,18 +65,26 @@ async def test_workers_answer_once_die_with_their_parent_and_stop_with_it(db_url
             await wait_for(lambda: sum(fake.delivery_counts(is_help).values()) >= PEOPLE * EACH, 120,
                            "every reply, sent by the workers", step=0.2)
 
+            os.kill(workers[0], signal.SIGKILL)  # a worker dies on its own: another takes its place
+            await wait_for(lambda: len(children(serve.proc.pid)) == WORKERS and workers[0] not in children(serve.proc.pid),
+                           30, "a new worker process")
+            workers = children(serve.proc.pid)
+            await burst(http, serve, people, 81_500_000)
+            await wait_for(lambda: sum(fake.delivery_counts(is_help).values()) >= 2 * PEOPLE * EACH, 120,
+                           "the replies after a worker died", step=0.2)
+
             await burst(http, serve, people, 82_000_000)
             serve.kill()  # kill -9 the serving process, its workers mid-work
             await wait_for(lambda: not any(alive(w) for w in workers), 30, "the workers to follow their parent")
 
             await serve.start()
-            await wait_for(lambda: sum(fake.delivery_counts(is_help).values()) >= 2 * PEOPLE * EACH, 120,
+            await wait_for(lambda: sum(fake.delivery_counts(is_help).values()) >= 3 * PEOPLE * EACH, 120,
                            "what was left, after the restart", step=0.2)
             await asyncio.sleep(1.0)  # anything doubled would arrive now
             workers = children(serve.proc.pid)
 
         helps = fake.delivery_counts(is_help)
-        assert set(helps) == set(people) and set(helps.values()) == {2 * EACH}, "each reply once, nobody skipped"
+        assert set(helps) == set(people) and set(helps.values()) == {3 * EACH}, "each reply once, nobody skipped"
 
         stopping = time.time()
         serve.proc.terminate()
