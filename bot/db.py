@@ -176,6 +176,11 @@ class Database:
                     self._file_lock.release()
                 self._sqlite_turn.release()
 
+    def session_wrote(self) -> bool:
+        """Inside ``session()``: whether it has written yet (always True but on SQLite, where it is known)."""
+        turn = _current_turn.get()
+        return turn is None or turn.held
+
     def _take_turn_to_write(self, _conn, _cursor, statement: str, *_args) -> None:
         """Before a session's first write (SQLite): wait for the writer turn, inside SQLAlchemy's
         greenlet, so the driver's implicit BEGIN comes with the turn in hand."""

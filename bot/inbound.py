@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
+from bot import outbox
 from bot.events import Event
 from bot.heartbeat import Heartbeat
 from bot.loop import STOP_GRACE, PollingLoop
@@ -236,13 +237,34 @@ class InboundWorker(PollingLoop):
                 done.append(row.id)
             self.seconds_per_update += 0.2 * ((time.perf_counter() - started) / max(1, len(done))
                                               - self.seconds_per_update)
-            marked = await s.execute(
-                update(Inbound).where(Inbound.id.in_(done), Inbound.status == "pending")
-                .values(status="done", processed_at=self.clock())
-                .execution_options(synchronize_session=False))
-            if marked.rowcount != len(done):
-                raise AlreadyDone(done)
-            await self._release(s, users)
+            # Handlers that only read and answered (帮助, 待办, 进度…) wrote nothing yet: on SQLite their
+            # marks and replies are then one short write on the writer thread, below, so the writer
+            # turn is not held for the rest of this transaction's round trips.
+            read_only = not self.core.db.session_wrote() and not (s.new or s.dirty or s.deleted)
+            if read_only:
+                replies = outbox.take_later(s)
+            else:
+                marked = await s.execute(
+                    update(Inbound).where(Inbound.id.in_(done), Inbound.status == "pending")
+                    .values(status="done", processed_at=self.clock())
+                    .execution_options(synchronize_session=False))
+                if marked.rowcount != len(done):
+                    raise AlreadyDone(done)
+                await self._release(s, users)
+        if read_only:
+            now = self.clock()
+            await self.core.db.write(lambda conn: self._finish(conn, done, users, replies, now))
+
+    def _finish(self, conn: Connection, done: list[int], users: list[str], replies: list, now: datetime) -> None:
+        """A read-only batch's done marks (compare-and-set), leases freed and replies, in one transaction."""
+        inbound, leases = Inbound.__table__, UserLease.__table__
+        marked = conn.execute(update(inbound).where(inbound.c.id.in_(done), inbound.c.status == "pending")
+                              .values(status="done", processed_at=now))
+        if marked.rowcount != len(done):
+            raise AlreadyDone(done)
+        conn.execute(update(leases).where(leases.c.userid.in_(users), leases.c.holder == self.holder)
+                     .values(expires_at=now - timedelta(seconds=1)))
+        outbox.write_taken(conn, replies)
 
     async def _prefetch(self, s: AsyncSession, users: list[str]) -> tuple[list, set[str]]:
         """The batch's people and conversations in two reads, for the handlers' ``session.get``: the

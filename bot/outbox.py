@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from typing import Iterable, NamedTuple
 
 from sqlalchemy import event, func, insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -114,20 +115,29 @@ async def write_later(session: AsyncSession) -> None:
         await session.run_sync(_write_later)
 
 
+def take_later(session: AsyncSession) -> list[_Later]:
+    """Take what ``enqueue_later`` holds, to write elsewhere with ``write_taken`` (the commit will not)."""
+    return session.info.pop(_LATER, None) or []
+
+
 def _write_later(session: Session) -> None:
-    later: list[_Later] = session.info.pop(_LATER, None) or []
+    write_taken(session, session.info.pop(_LATER, None) or [])
+
+
+def write_taken(conn: Connection | Session, later: list[_Later]) -> None:
+    """Write messages held for a commit: one variant query and two inserts for all of them."""
     if not later:
         return
     rows = [dict(platform="", message=item.stored, body_hash=item.digest, variant=variant,
-                 created_at=utcnow()) for item, variant in zip(later, _variants(session, later))]
+                 created_at=utcnow()) for item, variant in zip(later, _variants(conn, later))]
     table = OutboxMessage.__table__
-    ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
-    session.execute(insert(OutboxRecipient.__table__), [
+    ids = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    conn.execute(insert(OutboxRecipient.__table__), [
         dict(outbox_id=oid, userid=u, next_attempt_at=DUE_NOW, platform="", account_id="")
         for oid, item in zip(ids, later) for u in item.userids])
 
 
-def _variants(session: Session, later: list[_Later]) -> list[int]:
+def _variants(session: Connection | Session, later: list[_Later]) -> list[int]:
     """Each message's variant, in order: 0 for a first one (and for card updates and recalls), else one
     more than the highest identical recent message to any of its people, earlier ones in ``later`` too."""
     highest = _highest_variants(session, later)
@@ -141,7 +151,7 @@ def _variants(session: Session, later: list[_Later]) -> list[int]:
     return out
 
 
-def _highest_variants(session: Session, later: list[_Later]) -> dict[tuple[str, str], int]:
+def _highest_variants(session: Connection | Session, later: list[_Later]) -> dict[tuple[str, str], int]:
     """(body hash, person) → the highest variant of an identical recent message to them, in one query."""
     digests = list({item.digest for item in later if item.message.kind not in UNCOUNTED})
     if not digests:

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from sqlalchemy import event, func, select
+from sqlalchemy.engine import Engine
 
 from bot.app import CORE, create_app
 from bot.heartbeat import STALE_AFTER
@@ -152,11 +153,11 @@ async def test_many_peoples_updates_share_a_few_transactions(wecom):
     def count(conn, cursor, statement, *args) -> None:
         seen.append(" ".join(statement.split()[:3]).upper())
 
-    event.listen(w.core.db.engine.sync_engine, "before_cursor_execute", count)
+    event.listen(Engine, "before_cursor_execute", count)  # every engine: SQLite writes on its writer thread
     try:
         await w.core.worker.run_until_idle()
     finally:
-        event.remove(w.core.db.engine.sync_engine, "before_cursor_execute", count)
+        event.remove(Engine, "before_cursor_execute", count)
     await w.core.drainer.drain_until_idle()
     assert w.core.worker.batches - before == 1
     assert seen.count("INSERT INTO OUTBOX") == 1 and len(seen) < 20, seen
