@@ -15,7 +15,6 @@ from typing import Iterable, Sequence
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from models import Person, PersonAccount
 
@@ -31,11 +30,11 @@ def stranger_key(platform: str, account_id: str) -> str:
     return f"{STRANGER_PREFIX}{platform}:" + hashlib.sha256(account_id.encode("utf-8")).hexdigest()[:40]
 
 
-def resolve_many(conn: Connection | Session, accounts: Iterable[tuple[str, str]],
+def resolve_many(conn: Connection, accounts: Iterable[tuple[str, str]],
                  now: datetime) -> dict[tuple[str, str], str]:
     """(platform, account) → our userid for a batch of arriving updates, marking each account as the
     one its person last wrote from; an account that is nobody gets its stranger key. Synchronous: the
-    callbacks' group commit runs it on SQLite's writer thread, and in a session's ``run_sync`` elsewhere."""
+    callbacks' group commit runs it in a ``Database.write``."""
     by_platform: dict[str, list[str]] = {}
     for platform, account_id in dict.fromkeys(accounts):
         by_platform.setdefault(platform, []).append(account_id)

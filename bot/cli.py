@@ -112,7 +112,7 @@ def work() -> None:
     settings = _settings()
     fd = os.environ.get(NUDGE_FD)
     if fd is None:
-        click.echo("campusbot work is started by campusbot serve (CAMPUSBOT_WORKERS)", err=True)
+        click.echo("campusbot work 由 campusbot serve 按 CAMPUSBOT_WORKERS 启动，不单独运行", err=True)
         sys.exit(2)
     if settings.worker_nice:
         os.nice(settings.worker_nice)

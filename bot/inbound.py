@@ -195,10 +195,10 @@ class InboundWorker(PollingLoop):
         now = self.clock()
         return bool(await self.core.db.write(lambda conn: self._lease(conn, [userid], now)))
 
-    async def _release(self, s: AsyncSession, userids: list[str]) -> None:
-        await s.execute(update(UserLease).where(UserLease.userid.in_(userids), UserLease.holder == self.holder)
-                        .values(expires_at=self.clock() - timedelta(seconds=1))
-                        .execution_options(synchronize_session=False))
+    def _free(self, conn: Connection, userids: list[str], now: datetime) -> None:
+        leases = UserLease.__table__
+        conn.execute(update(leases).where(leases.c.userid.in_(userids), leases.c.holder == self.holder)
+                     .values(expires_at=now - timedelta(seconds=1)))
 
     async def _run_batch(self, users: list[str], rows: list[Pending]) -> None:
         try:
@@ -241,29 +241,21 @@ class InboundWorker(PollingLoop):
             # marks and replies are then one short write on the writer thread, below, so the writer
             # turn is not held for the rest of this transaction's round trips.
             read_only = not self.core.db.session_wrote() and not (s.new or s.dirty or s.deleted)
-            if read_only:
-                replies = outbox.take_later(s)
-            else:
-                marked = await s.execute(
-                    update(Inbound).where(Inbound.id.in_(done), Inbound.status == "pending")
-                    .values(status="done", processed_at=self.clock())
-                    .execution_options(synchronize_session=False))
-                if marked.rowcount != len(done):
-                    raise AlreadyDone(done)
-                await self._release(s, users)
-        if read_only:
             now = self.clock()
+            if not read_only:  # its replies are written as it commits
+                await s.run_sync(lambda session: self._finish(session.connection(), done, users, [], now))
+            replies = outbox.take_later(s) if read_only else []
+        if read_only:
             await self.core.db.write(lambda conn: self._finish(conn, done, users, replies, now))
 
     def _finish(self, conn: Connection, done: list[int], users: list[str], replies: list, now: datetime) -> None:
-        """A read-only batch's done marks (compare-and-set), leases freed and replies, in one transaction."""
-        inbound, leases = Inbound.__table__, UserLease.__table__
+        """A batch's done marks (compare-and-set), leases freed and, given, its replies."""
+        inbound = Inbound.__table__
         marked = conn.execute(update(inbound).where(inbound.c.id.in_(done), inbound.c.status == "pending")
                               .values(status="done", processed_at=now))
         if marked.rowcount != len(done):
             raise AlreadyDone(done)
-        conn.execute(update(leases).where(leases.c.userid.in_(users), leases.c.holder == self.holder)
-                     .values(expires_at=now - timedelta(seconds=1)))
+        self._free(conn, users, now)
         outbox.write_taken(conn, replies)
 
     async def _prefetch(self, s: AsyncSession, users: list[str]) -> tuple[list, set[str]]:
@@ -292,8 +284,8 @@ class InboundWorker(PollingLoop):
                     continue
                 while await self._process_next(userid):
                     pass
-                async with self.core.db.session() as s:
-                    await self._release(s, [userid])
+                now = self.clock()
+                await self.core.db.write(lambda conn: self._free(conn, [userid], now))
             except Exception:
                 log.exception("serving %s alone failed", userid)
 

@@ -19,7 +19,6 @@ from typing import Callable
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from bot import accounts
 from bot.db import Database
@@ -76,18 +75,15 @@ class InboundWriter:
         Each event names the platform's account (``account_id``; else ``userid``); it is mapped to
         our userid here, in the same transaction, which also records the platform the person last
         wrote from, where the outbox sends them next (``bot.accounts``). On SQLite the transaction
-        runs whole on the writer thread (``Database.write_on_thread``), urgent: before queued batches."""
+        runs whole on the writer thread (``Database.write``), urgent: before queued batches."""
         now = self.clock()
-        if self.db.is_sqlite:
-            inserted = await self.db.write_on_thread(lambda conn: _store(conn, events, now, sqlite.insert), urgent=True)
-        else:
-            async with self.db.session(urgent=True) as s:
-                inserted = await s.run_sync(_store, events, now, postgresql.insert)
+        insert = sqlite.insert if self.db.is_sqlite else postgresql.insert
+        inserted = await self.db.write(lambda conn: _store(conn, events, now, insert), urgent=True)
         self.batches += 1
         return {key: True for key in inserted}
 
 
-def _store(conn: Connection | Session, events: list[Event], now: datetime, insert) -> list[str]:
+def _store(conn: Connection, events: list[Event], now: datetime, insert) -> list[str]:
     users = accounts.resolve_many(conn, ((e.platform, e.account_id or e.userid) for e in events), now)
     rows: dict[str, dict] = {}
     for e in events:

@@ -40,7 +40,6 @@ class WorkerProcesses:
         self._pipes: list[int | None] = [None] * count
         self._nudge_due = False
         self._watch: asyncio.Task | None = None
-        self.restarts = 0
 
     def start(self) -> None:
         for slot in range(self.count):
@@ -64,7 +63,6 @@ class WorkerProcesses:
                     log.error("worker process %d exited (%s); starting another", proc.pid, proc.returncode)
                     os.close(self._pipes[slot])
                     self._spawn(slot)
-                    self.restarts += 1
 
     def nudge(self) -> None:
         """Wake every child once per turn of the event loop, however many commits it saw."""
